@@ -1,0 +1,29 @@
+"""The Celery app, its queues and the beat schedule.
+
+A worker started without `-Q` consumes every queue below. Critical traffic (security
+categories, high priority) has its own queue so it never waits behind bulk sends.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("clarion", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+PIPELINE_QUEUE = "pipeline"
+CRITICAL_QUEUE = "critical"
+SCHEDULED_QUEUE = "scheduled"
+MAINTENANCE_QUEUE = "maintenance"
+CHANNEL_QUEUES = ("email", "sms", "push", "in_app")
+
+app.conf.task_queues = [
+    Queue(name) for name in (CRITICAL_QUEUE, PIPELINE_QUEUE, *CHANNEL_QUEUES, SCHEDULED_QUEUE, MAINTENANCE_QUEUE)
+]
+app.conf.task_default_queue = PIPELINE_QUEUE
+app.autodiscover_tasks()

@@ -1,0 +1,215 @@
+"""Clarion settings: every value comes from the environment (DESIGN.md §4).
+
+Development defaults make `make run` work with nothing set; production secrets have none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+# --- Django core -------------------------------------------------------------------------
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_celery_beat",
+    "channels",
+    "notifications",
+    "preferences",
+    "delivery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file: WAL lets readers run beside a writer and
+    # IMMEDIATE transactions take the write lock up front instead of failing mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests run worker and server processes beside pytest, so the test database is a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve straight from the apps' static folders so `make run` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# The largest legitimate API body is 1,000 recipients and 64 KiB of data.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("CLARION_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- REST framework ----------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["notifications.api_auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["notifications.api_parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "notifications.api_errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Redis, Celery and Channels ----------------------------------------------------------
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# The longest a Celery ETA may be held unacknowledged; Redis redelivers after this, so it
+# must exceed the longest deferral (DESIGN.md invariant 4). The database sweeper is the
+# real safety net either way.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=26 * 3600)
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+# Without this Celery closes the database connection around every task (PROVIDERS.md).
+CELERY_WORKER_DB_REUSE_MAX = 1000
+CELERY_BEAT_SCHEDULER = env("CELERY_BEAT_SCHEDULER", default="django_celery_beat.schedulers:DatabaseScheduler")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Hosts must be a list; the pool size lifts redis-py's default cap of 100 sockets.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 2000}]},
+    },
+}
+
+# --- Clarion pipeline --------------------------------------------------------------------
+
+CLARION_CHUNK_SIZE = env.int("CLARION_CHUNK_SIZE", default=100)
+CLARION_SWEEP_INTERVAL_SECONDS = env.float("CLARION_SWEEP_INTERVAL_SECONDS", default=30.0)
+# A row older than its grace period in a transitional state is presumed lost in transit.
+CLARION_ACCEPTED_GRACE_SECONDS = env.float("CLARION_ACCEPTED_GRACE_SECONDS", default=120.0)
+CLARION_QUEUED_GRACE_SECONDS = env.float("CLARION_QUEUED_GRACE_SECONDS", default=600.0)
+CLARION_SCHEDULED_GRACE_SECONDS = env.float("CLARION_SCHEDULED_GRACE_SECONDS", default=120.0)
+# Longer, because a delivery in `sending` may be mid-call: re-sending it risks a duplicate.
+CLARION_SENDING_GRACE_SECONDS = env.float("CLARION_SENDING_GRACE_SECONDS", default=1800.0)
+CLARION_MAX_ATTEMPTS_PER_PROVIDER = env.int("CLARION_MAX_ATTEMPTS_PER_PROVIDER", default=5)
+CLARION_RETRY_BASE_SECONDS = env.float("CLARION_RETRY_BASE_SECONDS", default=2.0)
+CLARION_RETRY_MAX_SECONDS = env.float("CLARION_RETRY_MAX_SECONDS", default=300.0)
+CLARION_PROVIDER_TIMEOUT_SECONDS = env.float("CLARION_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+
+# Registered in code; django-celery-beat's DatabaseScheduler copies it into the admin.
+CELERY_BEAT_SCHEDULE = {
+    "clarion-sweep-stuck": {
+        "task": "delivery.tasks.pipeline_sweep_task",
+        "schedule": CLARION_SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": "maintenance", "expires": CLARION_SWEEP_INTERVAL_SECONDS},
+    },
+}
+
+# --- Providers ---------------------------------------------------------------------------
+
+AWS_REGION = env("AWS_REGION", default="us-east-1")
+AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default="")
+CLARION_EMAIL_FROM = env("CLARION_EMAIL_FROM", default="Clarion <notifications@localhost>")
+
+EMAIL_HOST = env("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = CLARION_PROVIDER_TIMEOUT_SECONDS
+DEFAULT_FROM_EMAIL = CLARION_EMAIL_FROM
+
+
+def _default_email_chain() -> list[str]:
+    chain = (["ses"] if AWS_ACCESS_KEY_ID else []) + (["smtp"] if EMAIL_HOST else [])
+    return chain or ["outbox"]
+
+
+CLARION_EMAIL_PROVIDERS = env.list("CLARION_EMAIL_PROVIDERS", default=_default_email_chain())
+CLARION_SMS_PROVIDERS = env.list("CLARION_SMS_PROVIDERS", default=["outbox"])
+CLARION_PUSH_PROVIDERS = env.list("CLARION_PUSH_PROVIDERS", default=["outbox"])

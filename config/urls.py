@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from notifications.pages import home_page
+
+urlpatterns = [
+    path("", home_page, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("notifications.urls")),
+]
+
+handler404 = "notifications.api_errors.not_found_view"
+handler500 = "notifications.api_errors.server_error_view"

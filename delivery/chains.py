@@ -1,0 +1,81 @@
+"""Each channel's provider chain, built once per process from settings (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from delivery.providers.base import Provider
+from delivery.providers.inbox import InboxProvider
+from delivery.providers.outbox import OutboxProvider
+from notifications.channels import Channel
+
+
+def _outbox() -> Provider:
+    from delivery.outbox import outbox_message_store
+
+    return OutboxProvider(sink=outbox_message_store)
+
+
+def _ses() -> Provider:
+    from delivery.providers.ses import SesEmailProvider
+
+    return SesEmailProvider(
+        sender=settings.CLARION_EMAIL_FROM,
+        region=settings.AWS_REGION,
+        timeout_seconds=settings.CLARION_PROVIDER_TIMEOUT_SECONDS,
+    )
+
+
+def _smtp() -> Provider:
+    from delivery.providers.smtp import SmtpEmailProvider, SmtpSettings
+
+    return SmtpEmailProvider(
+        SmtpSettings(
+            host=settings.EMAIL_HOST or "127.0.0.1",
+            port=settings.EMAIL_PORT,
+            username=settings.EMAIL_HOST_USER,
+            password=settings.EMAIL_HOST_PASSWORD,
+            use_tls=settings.EMAIL_USE_TLS,
+            sender=settings.CLARION_EMAIL_FROM,
+            timeout_seconds=settings.CLARION_PROVIDER_TIMEOUT_SECONDS,
+        )
+    )
+
+
+def _inbox() -> Provider:
+    from notifications.inbox import inbox_item_store
+
+    return InboxProvider(store=inbox_item_store)
+
+
+PROVIDER_FACTORIES: dict[str, dict[str, Callable[[], Provider]]] = {
+    Channel.EMAIL: {"ses": _ses, "smtp": _smtp, "outbox": _outbox},
+    Channel.SMS: {"outbox": _outbox},
+    Channel.PUSH: {"outbox": _outbox},
+    Channel.IN_APP: {"inbox": _inbox},
+}
+
+
+def configured_names(channel: str) -> list[str]:
+    return {
+        Channel.EMAIL: settings.CLARION_EMAIL_PROVIDERS,
+        Channel.SMS: settings.CLARION_SMS_PROVIDERS,
+        Channel.PUSH: settings.CLARION_PUSH_PROVIDERS,
+        Channel.IN_APP: ["inbox"],
+    }[channel]
+
+
+@cache
+def provider_chain(channel: str) -> tuple[Provider, ...]:
+    factories = PROVIDER_FACTORIES[channel]
+    names = configured_names(channel)
+    unknown = [name for name in names if name not in factories]
+    if unknown or not names:
+        raise ImproperlyConfigured(
+            f"Unknown {channel} providers {unknown or names}; choose from {', '.join(factories)}."
+        )
+    return tuple(factories[name]() for name in names)

@@ -1,0 +1,19 @@
+"""The in-app provider: Clarion itself, storing the item and pushing it to open sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from delivery.providers.base import OutgoingMessage, SendResult
+
+InboxStore = Callable[[OutgoingMessage], str]
+
+
+class InboxProvider:
+    name = "inbox"
+
+    def __init__(self, store: InboxStore) -> None:
+        self._store = store
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult.delivered(provider_message_id=self._store(message))

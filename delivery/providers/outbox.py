@@ -1,0 +1,19 @@
+"""The development provider: keeps each message where the admin can show it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from delivery.providers.base import OutgoingMessage, SendResult
+
+OutboxSink = Callable[[OutgoingMessage], str]
+
+
+class OutboxProvider:
+    name = "outbox"
+
+    def __init__(self, sink: OutboxSink) -> None:
+        self._sink = sink
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult.delivered(provider_message_id=self._sink(message))

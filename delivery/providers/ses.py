@@ -1,0 +1,88 @@
+"""Email through AWS SES (API v2) with boto3.
+
+botocore's own retries are switched off: Celery owns retries, with backoff the delivery log
+can see. boto3 reads AWS_ENDPOINT_URL_SESV2 itself, which is how tests point it at moto.
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, NoCredentialsError
+
+from delivery.providers.base import OutgoingMessage, SendResult
+
+PERMANENT_CODES = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "AccountSendingPausedException",
+        "BadRequestException",
+        "NotFoundException",
+        "InvalidParameterValue",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+    }
+)
+RETRYABLE_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "Throttling",
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServiceError",
+    }
+)
+
+
+def translate_client_error(error: ClientError) -> SendResult:
+    details = error.response.get("Error", {})
+    code = str(details.get("Code") or "Unknown")
+    message = str(details.get("Message") or error)
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in RETRYABLE_CODES or (code not in PERMANENT_CODES and status >= 500):
+        return SendResult.retryable(code, message)
+    return SendResult.permanent(code, message)
+
+
+class SesEmailProvider:
+    name = "ses"
+
+    def __init__(self, sender: str, region: str, timeout_seconds: float) -> None:
+        self._sender = sender
+        self._client = boto3.client(
+            "sesv2",
+            region_name=region,
+            config=Config(
+                connect_timeout=timeout_seconds,
+                read_timeout=timeout_seconds,
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            ),
+        )
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        body = {"Text": {"Data": message.body, "Charset": "UTF-8"}}
+        if message.html_body:
+            body["Html"] = {"Data": message.html_body, "Charset": "UTF-8"}
+        try:
+            response = self._client.send_email(
+                FromEmailAddress=self._sender,
+                Destination={"ToAddresses": [message.to]},
+                Content={"Simple": {"Subject": {"Data": message.subject, "Charset": "UTF-8"}, "Body": body}},
+                EmailTags=[{"Name": "clarion_delivery", "Value": message.reference}],
+            )
+        except ClientError as error:
+            return translate_client_error(error)
+        except NoCredentialsError as error:
+            return SendResult.permanent("NoCredentials", str(error))
+        except (ConnectionError, HTTPClientError) as error:
+            return SendResult.retryable("ConnectionError", str(error))
+        except BotoCoreError as error:
+            return SendResult.permanent(type(error).__name__, str(error))
+        return SendResult.delivered(provider_message_id=response.get("MessageId", ""))

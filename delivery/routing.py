@@ -1,0 +1,91 @@
+"""Render and route: give each pending delivery its rendered message and its queue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from delivery.models import Delivery, Device
+from notifications.models import Template
+from notifications.rendering import RenderError, build_context, render_message
+
+DEFAULT_LOCALE = "en"
+
+
+def _pick_template(templates: dict[tuple[int, str, str], Template], category_id: int, channel: str, locale: str):
+    for candidate in (locale, locale.split("-", maxsplit=1)[0], DEFAULT_LOCALE):
+        template = templates.get((category_id, channel, candidate))
+        if template is not None:
+            return template
+    return None
+
+
+def _address(delivery: Delivery, device_tokens: dict[int, list[str]]) -> str:
+    user = delivery.notification.recipient
+    if delivery.channel == "email":
+        return user.email
+    if delivery.channel == "sms":
+        return user.notification_settings.phone_number
+    if delivery.channel == "push":
+        return ",".join(device_tokens.get(user.pk, []))
+    return str(user.pk)
+
+
+def deliveries_route(notification_ids: Sequence[UUID | str]) -> dict[str, list[int]]:
+    """Render every `pending` delivery of these notifications and mark it `queued`.
+
+    Returns the delivery ids to enqueue, by queue. Rows are locked while rendered, so two
+    routers racing over the same notifications enqueue each delivery once.
+    """
+    now = timezone.now()
+    routes: dict[str, list[int]] = defaultdict(list)
+    with transaction.atomic():
+        deliveries = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(notification_id__in=notification_ids, status=Delivery.Status.PENDING)
+            .select_related("notification__category", "notification__recipient__notification_settings")
+        )
+        if not deliveries:
+            return {}
+        category_ids = {d.notification.category_id for d in deliveries}
+        templates = {
+            (t.category_id, t.channel, t.locale): t for t in Template.objects.filter(category_id__in=category_ids)
+        }
+        push_users = {d.notification.recipient_id for d in deliveries if d.channel == "push"}
+        device_tokens: dict[int, list[str]] = defaultdict(list)
+        for user_id, token in Device.objects.filter(user_id__in=push_users, active=True).values_list(
+            "user_id", "token"
+        ):
+            device_tokens[user_id].append(token)
+
+        for delivery in deliveries:
+            notification = delivery.notification
+            user = notification.recipient
+            settings = getattr(user, "notification_settings", None)
+            locale = settings.locale if settings else DEFAULT_LOCALE
+            delivery.updated_at = now
+            template = _pick_template(templates, notification.category_id, delivery.channel, locale)
+            if template is None:
+                delivery.status = Delivery.Status.SKIPPED
+                delivery.reason = f"no {delivery.channel} template for {notification.category.slug}"
+                continue
+            recipient = {
+                "name": user.get_full_name() or user.get_username(),
+                "username": user.get_username(),
+                "email": user.email,
+            }
+            try:
+                rendered = render_message(template, build_context(notification.data, recipient))
+            except RenderError as error:
+                delivery.status = Delivery.Status.FAILED
+                delivery.reason = f"template error in {error.field}: {error.message}"[:500]
+                continue
+            delivery.content = {**rendered.parts, "to": _address(delivery, device_tokens)}
+            delivery.status = Delivery.Status.QUEUED
+            routes[delivery.queue].append(delivery.pk)
+        Delivery.objects.bulk_update(deliveries, ["status", "reason", "content", "updated_at"])
+    return dict(routes)

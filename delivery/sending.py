@@ -1,0 +1,165 @@
+"""Deliver: claim a queued delivery, call its channel's current provider, record the attempt
+and move the delivery on (sent, retry later, fail over, or failed)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from delivery.chains import provider_chain
+from delivery.models import Delivery, DeliveryAttempt
+from delivery.providers.base import Outcome, OutgoingMessage, Provider, SendResult
+from delivery.retry_policy import backoff_seconds
+from notifications.channels import Channel
+
+logger = logging.getLogger(__name__)
+
+
+class NextStep(enum.Enum):
+    NONE = "none"  # nothing more to do: final, or not ours to send
+    RETRY_LATER = "retry_later"  # scheduled; release at `retry_at`
+    REQUEUE = "requeue"  # failed over to the next provider; send again now
+
+
+@dataclass(frozen=True)
+class SendStep:
+    next_step: NextStep
+    queue: str = ""
+    retry_at: datetime | None = None
+
+
+NOTHING_TO_DO = SendStep(NextStep.NONE)
+
+
+def delivery_claim(delivery_id: int) -> bool:
+    """Take a queued delivery for sending. A redelivered task finds it claimed and stops."""
+    return bool(
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
+            status=Delivery.Status.SENDING, updated_at=timezone.now()
+        )
+    )
+
+
+def outgoing_message(delivery: Delivery) -> OutgoingMessage:
+    content = delivery.content
+    return OutgoingMessage(
+        channel=delivery.channel,
+        reference=str(delivery.pk),
+        to=content.get("to", ""),
+        subject=content.get("subject", ""),
+        title=content.get("title", ""),
+        body=content.get("body", ""),
+        html_body=content.get("html_body", ""),
+        action_url=content.get("action_url", ""),
+        data={"notification_id": str(delivery.notification_id), "delivery_id": str(delivery.pk)},
+    )
+
+
+def delivery_send(delivery_id: int) -> SendStep:
+    if not delivery_claim(delivery_id):
+        return NOTHING_TO_DO
+    delivery = Delivery.objects.get(pk=delivery_id)
+    chain = provider_chain(delivery.channel)
+    if delivery.provider_index >= len(chain):
+        _finish(delivery, Delivery.Status.FAILED, reason="no provider left in the chain")
+        return NOTHING_TO_DO
+    provider = chain[delivery.provider_index]
+    message = outgoing_message(delivery)
+    started_at = timezone.now()
+    result = provider.send(message)
+    finished_at = timezone.now()
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        provider=provider.name,
+        started_at=started_at,
+        finished_at=finished_at,
+        outcome=result.outcome,
+        error_code=result.error_code,
+        error_message=result.error_message,
+        provider_message_id=result.provider_message_id,
+    )
+    return _apply_result(delivery, provider, result, len(chain), finished_at)
+
+
+def _apply_result(
+    delivery: Delivery, provider: Provider, result: SendResult, chain_length: int, now: datetime
+) -> SendStep:
+    if result.outcome == Outcome.DELIVERED:
+        final = Delivery.Status.DELIVERED if delivery.channel == Channel.IN_APP else Delivery.Status.SENT
+        _finish(
+            delivery,
+            final,
+            reason=f"accepted by {provider.name}",
+            provider=provider.name,
+            provider_message_id=result.provider_message_id,
+            sent_at=now,
+        )
+        return NOTHING_TO_DO
+    failure = f"{provider.name}: {result.error_code} {result.error_message}".strip()[:400]
+    if result.outcome == Outcome.PERMANENT:
+        _finish(delivery, Delivery.Status.FAILED, reason=failure, provider=provider.name)
+        return NOTHING_TO_DO
+
+    attempts = delivery.provider_attempts + 1
+    if attempts < settings.CLARION_MAX_ATTEMPTS_PER_PROVIDER:
+        delay = backoff_seconds(
+            attempts,
+            settings.CLARION_RETRY_BASE_SECONDS,
+            settings.CLARION_RETRY_MAX_SECONDS,
+            result.retry_after_seconds,
+        )
+        retry_at = now + timedelta(seconds=delay)
+        _finish(
+            delivery,
+            Delivery.Status.SCHEDULED,
+            reason=f"retry {attempts} in {delay:.1f}s after {failure}"[:500],
+            provider=provider.name,
+            provider_attempts=attempts,
+            scheduled_for=retry_at,
+        )
+        return SendStep(NextStep.RETRY_LATER, queue=delivery.queue, retry_at=retry_at)
+    if delivery.provider_index + 1 < chain_length:
+        _finish(
+            delivery,
+            Delivery.Status.QUEUED,
+            reason=f"failing over after {attempts} attempts: {failure}"[:500],
+            provider=provider.name,
+            provider_index=delivery.provider_index + 1,
+            provider_attempts=0,
+        )
+        return SendStep(NextStep.REQUEUE, queue=delivery.queue)
+    _finish(
+        delivery,
+        Delivery.Status.FAILED,
+        reason=f"gave up after {attempts} attempts: {failure}"[:500],
+        provider=provider.name,
+    )
+    return NOTHING_TO_DO
+
+
+def _finish(delivery: Delivery, status: str, **fields: object) -> None:
+    """Leave `sending` for `status`, guarded so only the claimant moves the row."""
+    updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
+        status=status, updated_at=timezone.now(), **fields
+    )
+    if not updated:
+        logger.warning("delivery %s left sending before its result was recorded", delivery.pk)
+
+
+def delivery_release(delivery_id: int, now: datetime | None = None) -> str | None:
+    """Move a scheduled delivery whose time has come to `queued`; returns its queue."""
+    now = now or timezone.now()
+    delivery = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SCHEDULED).only("queue", "scheduled_for").first()
+    )
+    if delivery is None or (delivery.scheduled_for and delivery.scheduled_for > now + timedelta(seconds=1)):
+        return None
+    released = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SCHEDULED).update(
+        status=Delivery.Status.QUEUED, updated_at=now
+    )
+    return delivery.queue if released else None

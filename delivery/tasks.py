@@ -1,0 +1,95 @@
+"""Celery tasks of the pipeline. Each takes ids, calls a service, and publishes what the
+service says comes next. Publishing happens after the service's transaction commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from celery import chain, shared_task
+from django.conf import settings
+
+from config.celery import CRITICAL_QUEUE, MAINTENANCE_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
+from delivery.planning import notifications_plan
+from delivery.routing import deliveries_route
+from delivery.sending import NextStep, delivery_release, delivery_send
+from delivery.sweeper import pipeline_sweep
+
+logger = logging.getLogger(__name__)
+
+# Tasks carry nothing but ids; an empty repr keeps publishing cheap (PROVIDERS.md).
+QUIET = {"argsrepr": "", "kwargsrepr": ""}
+
+
+def _chunks(ids: Sequence, size: int) -> Iterable[list]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def pipeline_start(notification_ids: Sequence[str], critical: bool, retry: bool = True) -> None:
+    """Enqueue plan → route for these notifications, one chain per chunk."""
+    queue = CRITICAL_QUEUE if critical else PIPELINE_QUEUE
+    for chunk in _chunks([str(pk) for pk in notification_ids], settings.CLARION_CHUNK_SIZE):
+        chain(
+            notification_plan_task.si(chunk).set(queue=queue, **QUIET),
+            delivery_route_task.si(chunk).set(queue=queue, **QUIET),
+        ).apply_async(retry=retry, retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+
+
+def deliveries_publish(routes: dict[str, list[int]]) -> None:
+    for queue, delivery_ids in routes.items():
+        for chunk in _chunks(delivery_ids, settings.CLARION_CHUNK_SIZE):
+            delivery_send_task.apply_async(args=[chunk], queue=queue, **QUIET)
+
+
+@shared_task(queue=PIPELINE_QUEUE)
+def notification_plan_task(notification_ids: list[str]) -> None:
+    notifications_plan(notification_ids)
+
+
+@shared_task(queue=PIPELINE_QUEUE)
+def delivery_route_task(notification_ids: list[str]) -> None:
+    deliveries_publish(deliveries_route(notification_ids))
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def delivery_send_task(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        step = delivery_send(delivery_id)
+        if step.next_step == NextStep.REQUEUE:
+            deliveries_publish({step.queue: [delivery_id]})
+        elif step.next_step == NextStep.RETRY_LATER:
+            # The ETA message waits on its own small queue, where a backlog of sends cannot
+            # hold it up; releasing it puts the delivery back on its channel queue.
+            delivery_release_task.apply_async(args=[delivery_id], eta=step.retry_at, queue=SCHEDULED_QUEUE, **QUIET)
+
+
+@shared_task(queue=SCHEDULED_QUEUE)
+def delivery_release_task(delivery_id: int) -> None:
+    queue = delivery_release(delivery_id)
+    if queue:
+        deliveries_publish({queue: [delivery_id]})
+
+
+@shared_task(queue=MAINTENANCE_QUEUE)
+def pipeline_sweep_task() -> None:
+    result = pipeline_sweep()
+    critical = result.critical_notifications
+    bulk = [pk for pk in result.notifications_to_plan if pk not in critical]
+    if critical:
+        pipeline_start(sorted(critical, key=str), critical=True)
+    if bulk:
+        pipeline_start(bulk, critical=False)
+    if result.notifications_to_route:
+        for chunk in _chunks([str(pk) for pk in result.notifications_to_route], settings.CLARION_CHUNK_SIZE):
+            delivery_route_task.apply_async(args=[chunk], **QUIET)
+    deliveries_publish(result.deliveries_to_send)
+    swept = len(result.notifications_to_plan) + len(result.notifications_to_route)
+    swept += sum(len(ids) for ids in result.deliveries_to_send.values())
+    if swept:
+        logger.warning(
+            "sweeper re-enqueued %d notifications to plan, %d to route, %d deliveries to send",
+            len(result.notifications_to_plan),
+            len(result.notifications_to_route),
+            sum(len(ids) for ids in result.deliveries_to_send.values()),
+        )

@@ -1,0 +1,155 @@
+"""Accepting notifications: validate against the database, write, enqueue after commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from kombu.exceptions import OperationalError as BrokerError
+
+from notifications.models import ApiKey, Category, Notification, NotificationRequest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcceptRequest:
+    category: str
+    recipients: list[str]
+    data: dict[str, Any] = field(default_factory=dict)
+    priority: str | None = None
+    channels: list[str] = field(default_factory=list)
+    idempotency_key: str | None = None
+    body_hash: str = ""
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    created: bool
+    notifications: list[Notification]
+
+
+class AcceptError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
+def body_hash(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def recipients_resolve(tokens: list[str]) -> tuple[list[AbstractBaseUser], list[str]]:
+    """Map ids, usernames and emails to active users, in order, without duplicates.
+
+    Returns (users, unknown tokens). An email shared by several users resolves to the
+    oldest account.
+    """
+    user_model = get_user_model()
+    ids = {int(t) for t in tokens if t.isdigit() and len(t) < 19}
+    emails = {t.lower() for t in tokens if "@" in t}
+    names = {t for t in tokens if "@" not in t}
+    by_id, by_name, by_email = {}, {}, {}
+    active = user_model.objects.filter(is_active=True)
+    if ids:
+        by_id = {str(u.pk): u for u in active.filter(pk__in=ids)}
+    if names:
+        by_name = {u.get_username(): u for u in active.filter(**{f"{user_model.USERNAME_FIELD}__in": names})}
+    if emails:
+        for user in active.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).order_by("-pk"):
+            by_email[user.email_lower] = user
+    users: dict[int, AbstractBaseUser] = {}
+    unknown: list[str] = []
+    for token in tokens:
+        user = by_id.get(token) or by_name.get(token) or by_email.get(token.lower())
+        if user is None:
+            unknown.append(token)
+        else:
+            users.setdefault(user.pk, user)
+    return list(users.values()), unknown
+
+
+def _replay(api_key: ApiKey, request: AcceptRequest) -> AcceptResult | None:
+    if not request.idempotency_key:
+        return None
+    original = NotificationRequest.objects.filter(api_key=api_key, idempotency_key=request.idempotency_key).first()
+    if original is None:
+        return None
+    if original.body_hash != request.body_hash:
+        raise AcceptError(
+            409,
+            "idempotency_key_reused",
+            "This idempotency key was used with a different body.",
+            {"idempotency_key": "Already used with a different body; use a new key for a new request."},
+        )
+    return AcceptResult(created=False, notifications=list(original.notifications.order_by("created_at", "pk")))
+
+
+def notification_accept(api_key: ApiKey, request: AcceptRequest) -> AcceptResult:
+    """Write one notification per recipient in one transaction; the pipeline starts after
+    commit. A repeated idempotency key returns the original notifications."""
+    replayed = _replay(api_key, request)
+    if replayed is not None:
+        return replayed
+    category = Category.objects.filter(slug=request.category, enabled=True).first()
+    if category is None:
+        raise AcceptError(
+            400, "unknown_category", f"No enabled category '{request.category}'.", {"category": "Unknown category."}
+        )
+    users, unknown = recipients_resolve(request.recipients)
+    if unknown:
+        shown = ", ".join(unknown[:20]) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+        raise AcceptError(
+            400, "unknown_recipients", f"Unknown recipients: {shown}.", {"recipients": f"Unknown: {shown}"}
+        )
+
+    priority = request.priority or category.priority
+    try:
+        with transaction.atomic():
+            accepted = NotificationRequest.objects.create(
+                api_key=api_key, idempotency_key=request.idempotency_key, body_hash=request.body_hash
+            )
+            notifications = Notification.objects.bulk_create(
+                [
+                    Notification(
+                        request=accepted,
+                        category=category,
+                        recipient=user,
+                        data=request.data,
+                        priority=priority,
+                        channels=request.channels,
+                    )
+                    for user in users
+                ]
+            )
+            critical = notifications[0].is_critical
+            ids = [n.pk for n in notifications]
+            transaction.on_commit(lambda: _pipeline_start_after_commit(ids, critical))
+    except IntegrityError:
+        # A concurrent request with the same key committed first.
+        replayed = _replay(api_key, request)
+        if replayed is None:
+            raise
+        return replayed
+    return AcceptResult(created=True, notifications=notifications)
+
+
+def _pipeline_start_after_commit(notification_ids: list[Any], critical: bool) -> None:
+    from delivery.tasks import pipeline_start
+
+    try:
+        pipeline_start(notification_ids, critical=critical)
+    except (BrokerError, OSError) as error:
+        # The rows are committed; the sweeper enqueues them once the broker is back.
+        logger.warning("broker unavailable, %d notifications left for the sweeper: %s", len(notification_ids), error)

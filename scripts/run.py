@@ -1,0 +1,90 @@
+"""`make run`: the whole system on one machine, stopped together by Ctrl-C.
+
+Starts an embedded Redis when REDIS_URL is unset, then the ASGI server (HTTP and
+websockets), one Celery worker consuming every queue, and celery beat with
+django-celery-beat's DatabaseScheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+
+from scripts.embedded_redis import EmbeddedRedis
+
+HOST = "127.0.0.1"
+
+
+def _commands(port: str) -> dict[str, list[str]]:
+    python = sys.executable
+    return {
+        "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", port, "--no-access-log"],
+        "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+        ],
+    }
+
+
+def main() -> int:
+    port = os.environ.get("CLARION_PORT", "8000")
+    env = dict(os.environ)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    with ExitStack() as stack:
+        if not env.get("REDIS_URL"):
+            redis_server = stack.enter_context(EmbeddedRedis())
+            env["REDIS_URL"] = redis_server.url
+            print(f"embedded Redis  {redis_server.url}")
+        for name, command in _commands(port).items():
+            processes[name] = subprocess.Popen(command, env=env)  # noqa: S603 - our own commands
+        base = f"http://{HOST}:{port}"
+        print(
+            f"\nClarion is starting:\n  site       {base}/\n  admin      {base}/admin/\n"
+            f"  API        {base}/api/v1/notifications\n  websocket  ws://{HOST}:{port}/ws/notifications/\n"
+            "Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        exit_code = 0
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; stopping the rest", file=sys.stderr)
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
