@@ -40,7 +40,7 @@ def api_key_revoke(prefix: str) -> ApiKey | None:
 
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
-    parts = raw_key.split("_")
+    parts = raw_key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 8:
         return None
     api_key = ApiKey.objects.filter(prefix=parts[1]).first()
