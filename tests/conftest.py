@@ -1,0 +1,86 @@
+"""Shared fixtures: the real Redis, API clients, and real processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+from tests.support.processes import ProcessFactory
+
+# The SQLite test database is a file (see settings) so worker processes can share it.
+(Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
+
+# Short grace periods and fast retries, so the sweeper and retries act within a test.
+FAST_PIPELINE_ENV = {
+    "CLARION_SWEEP_INTERVAL_SECONDS": "1",
+    "CLARION_ACCEPTED_GRACE_SECONDS": "2",
+    "CLARION_QUEUED_GRACE_SECONDS": "3",
+    "CLARION_SCHEDULED_GRACE_SECONDS": "2",
+    "CLARION_SENDING_GRACE_SECONDS": "5",
+    "CLARION_RETRY_BASE_SECONDS": "0.2",
+    "CLARION_RETRY_MAX_SECONDS": "1",
+    "CLARION_PROVIDER_TIMEOUT_SECONDS": "5",
+    "CLARION_LOG_LEVEL": "INFO",
+}
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    """The Redis that settings point at (REDIS_URL, or the embedded one `make test` starts)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.ping()
+    return client
+
+
+@pytest.fixture
+def api_key(db) -> str:
+    return factories.api_key()
+
+
+@pytest.fixture
+def api_client(api_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
+    return client
+
+
+def subprocess_database_url() -> str:
+    """The test database, as a DATABASE_URL other processes can open."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def processes(transactional_db, redis_client: redis.Redis, tmp_path: Path):
+    """Start real Clarion processes against the test database and a clean Redis."""
+    redis_client.flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": subprocess_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+        **FAST_PIPELINE_ENV,
+    }
+    factory = ProcessFactory(env, tmp_path)
+    yield factory
+    factory.stop_all()
+    redis_client.flushdb()
+
+
+@pytest.fixture
+def smtp_server():
+    from tests.support.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
