@@ -31,13 +31,13 @@ class RecordingHandler:
         self.messages: list[Message] = []
         self._lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.behaviour.reject_recipients:
             return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         with self._lock:
             if self.behaviour.defer_data_times > 0:
                 self.behaviour.defer_data_times -= 1
