@@ -29,7 +29,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "group_name"):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        # Nothing a client sends is parsed, so no frame can crash the consumer.
         await self.send_json({"type": "error", "message": "This socket only pushes; use the REST API to act."})
 
     async def inbox_item(self, event: dict[str, Any]) -> None:
