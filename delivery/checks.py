@@ -1,4 +1,4 @@
-"""`manage.py check` (and every server start) refuses provider chains that name no known provider."""
+"""`manage.py check` (run by `migrate`, so by `make run`) refuses provider chains naming unknown providers."""
 
 from __future__ import annotations
 
