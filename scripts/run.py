@@ -61,7 +61,7 @@ def main() -> int:
         base = f"http://{HOST}:{port}"
         print(
             f"\nClarion is starting:\n  site       {base}/\n  admin      {base}/admin/\n"
-            f"  API        {base}/api/v1/notifications\n  websocket  ws://{HOST}:{port}/ws/notifications/\n"
+            f"  API        {base}/api/v1/\n  websocket  ws://{HOST}:{port}/ws/notifications/\n"
             "Press Ctrl-C to stop everything.\n",
             flush=True,
         )
