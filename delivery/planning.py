@@ -60,7 +60,7 @@ def notifications_plan(notification_ids: Sequence[UUID | str]) -> list[UUID]:
     for notification in notifications:
         category = notification.category
         rule = CategoryRule(
-            slug=category.slug, required=category.is_critical, default_channels=tuple(category.default_channels)
+            slug=category.slug, required=category.is_required, default_channels=tuple(category.default_channels)
         )
         recipient = Recipient(
             preferences=preferences[notification.recipient_id],

@@ -35,6 +35,9 @@ class Category(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TRANSACTIONAL)
     default_channels = models.JSONField(default=_default_channels, help_text="Channels used when a request names none.")
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    required = models.BooleanField(
+        default=False, help_text="Always sent: bypasses opt-outs, mutes, pauses and quiet hours (security is always)."
+    )
     enabled = models.BooleanField(default=True)
     sample_data = models.JSONField(default=dict, blank=True, help_text="Data used to validate and preview templates.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -57,6 +60,10 @@ class Category(models.Model):
     @property
     def is_critical(self) -> bool:
         return self.kind == self.Kind.SECURITY
+
+    @property
+    def is_required(self) -> bool:
+        return self.required or self.is_critical
 
 
 class Template(models.Model):

@@ -7,6 +7,11 @@ from django.db import models
 
 from notifications.channels import Channel
 from notifications.models import Category
+from preferences.quiet_hours import QuietHours
+
+
+def _every_day() -> list[int]:
+    return list(range(7))
 
 
 class NotificationSettings(models.Model):
@@ -16,6 +21,13 @@ class NotificationSettings(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA zone, e.g. Europe/Paris.")
     locale = models.CharField(max_length=10, default="en")
     phone_number = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550100.")
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="Local time; empty for no quiet hours.")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="Local time; before the start wraps midnight.")
+    quiet_hours_days = models.JSONField(
+        default=_every_day, blank=True, help_text="Weekdays (0 = Monday) on which a quiet window starts."
+    )
+    muted_channels = models.JSONField(default=list, blank=True, help_text="Channels muted for every category.")
+    paused_until = models.DateTimeField(null=True, blank=True, help_text="Nothing but required categories until then.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -24,6 +36,17 @@ class NotificationSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.user_id}"
+
+    @property
+    def quiet_hours(self) -> QuietHours | None:
+        if self.quiet_hours_start is None or self.quiet_hours_end is None:
+            return None
+        return QuietHours(
+            start=self.quiet_hours_start,
+            end=self.quiet_hours_end,
+            timezone=self.timezone,
+            days=frozenset(self.quiet_hours_days or ()),
+        )
 
 
 class Preference(models.Model):

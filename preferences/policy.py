@@ -1,8 +1,17 @@
-"""The preference policy: who gets what, where. Plain functions over plain data.
+"""The preference policy: who gets what, where and when. Plain functions over plain data.
 
-Given a category, the channels asked for, the user's choices and which channels can reach
-the user, decide per channel. Quiet hours, caps and digests extend this module (issue 4);
-the decision shape already carries what they need.
+For each channel a notification could use, `decide` returns one Decision with a reason
+that is stored on the delivery. The order of the rules is the policy:
+
+1. a channel that cannot reach the user is skipped (even for required categories);
+2. required categories (security codes, receipts) are sent now, whatever else is set;
+3. a global mute of the channel, then a category × channel opt-out, skip it;
+4. a pause ("snooze") defers it to the pause's end;
+5. quiet hours defer it to the window's end in the user's zone;
+6. otherwise it is sent now.
+
+In-app items are never deferred: they are stored at once, and during a pause or quiet
+hours their live push is marked `silent` so an open tab updates without interrupting.
 """
 
 from __future__ import annotations
@@ -10,7 +19,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+from preferences.quiet_hours import QuietHours, quiet_window_end
+
+IN_APP = "in_app"
 
 
 class Action(enum.StrEnum):
@@ -34,6 +47,9 @@ class Recipient:
 
     preferences: Mapping[tuple[str, str], bool]  # (category slug, channel) -> enabled
     reachable_channels: frozenset[str]
+    muted_channels: frozenset[str] = frozenset()
+    paused_until: datetime | None = None
+    quiet_hours: QuietHours | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,7 @@ class Decision:
     action: Action
     reason: str
     defer_until: datetime | None = None
+    silent: bool = False
 
 
 def channels_for(category: CategoryRule, requested: Iterable[str]) -> tuple[str, ...]:
@@ -57,16 +74,37 @@ UNREACHABLE_REASONS = {
 }
 
 
-def decide(category: CategoryRule, channels: Iterable[str], recipient: Recipient) -> list[Decision]:
-    decisions = []
-    for channel in channels:
-        if channel not in recipient.reachable_channels:
-            reason = UNREACHABLE_REASONS.get(channel, f"recipient cannot be reached on {channel}")
-            decisions.append(Decision(channel, Action.SKIP, reason))
-        elif category.required:
-            decisions.append(Decision(channel, Action.SEND_NOW, f"{category.slug} is required"))
-        elif not recipient.preferences.get((category.slug, channel), True):
-            decisions.append(Decision(channel, Action.SKIP, f"recipient opted out of {category.slug} by {channel}"))
-        else:
-            decisions.append(Decision(channel, Action.SEND_NOW, "enabled"))
-    return decisions
+def _quiet_until(recipient: Recipient, now: datetime) -> tuple[datetime, str] | None:
+    """When the user may be interrupted again, and why not before; None if now is fine."""
+    if recipient.paused_until is not None and recipient.paused_until > now:
+        return recipient.paused_until, f"paused until {recipient.paused_until.isoformat()}"
+    window_end = quiet_window_end(now, recipient.quiet_hours)
+    if window_end is not None:
+        return window_end, f"quiet hours until {window_end.isoformat()}"
+    return None
+
+
+def decide_channel(category: CategoryRule, channel: str, recipient: Recipient, now: datetime) -> Decision:
+    if channel not in recipient.reachable_channels:
+        reason = UNREACHABLE_REASONS.get(channel, f"recipient cannot be reached on {channel}")
+        return Decision(channel, Action.SKIP, reason)
+    if category.required:
+        return Decision(channel, Action.SEND_NOW, f"{category.slug} is required")
+    if channel in recipient.muted_channels:
+        return Decision(channel, Action.SKIP, f"recipient muted {channel}")
+    if not recipient.preferences.get((category.slug, channel), True):
+        return Decision(channel, Action.SKIP, f"recipient opted out of {category.slug} by {channel}")
+    quiet = _quiet_until(recipient, now)
+    if quiet is None:
+        return Decision(channel, Action.SEND_NOW, "enabled")
+    until, why = quiet
+    if channel == IN_APP:
+        return Decision(channel, Action.SEND_NOW, f"stored now, pushed silently: {why}", silent=True)
+    return Decision(channel, Action.DEFER, f"deferred: {why}", defer_until=until)
+
+
+def decide(
+    category: CategoryRule, channels: Iterable[str], recipient: Recipient, now: datetime | None = None
+) -> list[Decision]:
+    now = now or datetime.now(UTC)
+    return [decide_channel(category, channel, recipient, now) for channel in channels]
