@@ -98,8 +98,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# Serve straight from the apps' static folders so `make run` needs no collectstatic step.
+# Only needed for `collectstatic` in production; WhiteNoise serves straight from the apps'
+# static folders otherwise, so `make run` needs no collectstatic step.
+STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=None)
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/accounts/login/"

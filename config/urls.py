@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("notifications.urls")),
+    path("api/v1/", include("preferences.urls_api")),
+    path("preferences/", include("preferences.urls")),
 ]
 
 handler404 = "notifications.api_errors.not_found_view"

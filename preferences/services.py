@@ -1,0 +1,141 @@
+"""Changing a user's settings and preferences: one service for the page and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.channels import ALL_CHANNELS
+from notifications.models import Category
+from preferences.models import NotificationSettings, Preference
+from preferences.validation import (
+    SettingsError,
+    clean_channels,
+    clean_datetime,
+    clean_days,
+    clean_phone_number,
+    clean_time,
+    clean_timezone,
+)
+
+SETTINGS_KEYS = frozenset(
+    {"timezone", "locale", "phone_number", "quiet_hours", "muted_channels", "paused_until", "categories"}
+)
+DEFAULTS: dict[str, Any] = {
+    "timezone": "UTC",
+    "locale": "en",
+    "phone_number": "",
+    "quiet_hours": None,
+    "muted_channels": [],
+    "paused_until": None,
+    "categories": {},
+}
+
+
+def _clean_quiet_hours(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"quiet_hours_start": None, "quiet_hours_end": None}
+    if not isinstance(value, dict):
+        raise SettingsError({"quiet_hours": 'An object {"start": "22:00", "end": "07:00", "days": [0, ...]} or null.'})
+    start = clean_time(value.get("start"), "quiet_hours.start")
+    end = clean_time(value.get("end"), "quiet_hours.end")
+    if start is None or end is None:
+        raise SettingsError({"quiet_hours": "Give both a start and an end, or no quiet hours at all."})
+    if start == end:
+        raise SettingsError({"quiet_hours.end": "The end must differ from the start."})
+    days = clean_days(value.get("days", list(range(7))))
+    return {"quiet_hours_start": start, "quiet_hours_end": end, "quiet_hours_days": days}
+
+
+def _clean_categories(value: Any) -> dict[tuple[Category, str], bool]:
+    if not isinstance(value, dict):
+        raise SettingsError({"categories": 'An object like {"comment_reply": {"email": false}}.'})
+    categories = {c.slug: c for c in Category.objects.filter(slug__in=[k for k in value if isinstance(k, str)])}
+    cleaned: dict[tuple[Category, str], bool] = {}
+    errors: dict[str, str] = {}
+    for slug, channels in value.items():
+        category = categories.get(slug)
+        if category is None:
+            errors[f"categories.{slug}"[:100]] = "Unknown category."
+            continue
+        if not isinstance(channels, dict):
+            errors[f"categories.{slug}"] = 'An object like {"email": false}.'
+            continue
+        for channel, enabled in channels.items():
+            name = f"categories.{slug}.{channel}"[:150]
+            if channel not in ALL_CHANNELS:
+                errors[name] = "Unknown channel."
+            elif not isinstance(enabled, bool):
+                errors[name] = "true or false."
+            elif category.is_required and not enabled:
+                errors[name] = f"{category.name} is required and cannot be turned off."
+            else:
+                cleaned[(category, channel)] = enabled
+    if errors:
+        raise SettingsError(errors)
+    return cleaned
+
+
+def _clean(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[Category, str], bool]]:
+    fields: dict[str, Any] = {}
+    preferences: dict[tuple[Category, str], bool] = {}
+    errors: dict[str, str] = {}
+    cleaners = {
+        "timezone": lambda v: {"timezone": clean_timezone(v)},
+        "locale": lambda v: {"locale": _clean_locale(v)},
+        "phone_number": lambda v: {"phone_number": clean_phone_number(v)},
+        "quiet_hours": _clean_quiet_hours,
+        "muted_channels": lambda v: {"muted_channels": clean_channels(v, "muted_channels")},
+        "paused_until": lambda v: {"paused_until": clean_datetime(v, "paused_until")},
+    }
+    for key in sorted(set(changes) - SETTINGS_KEYS):
+        errors[str(key)[:100]] = "Unknown field."
+    for key, cleaner in cleaners.items():
+        if key in changes:
+            try:
+                fields.update(cleaner(changes[key]))
+            except SettingsError as error:
+                errors.update(error.fields)
+    if "categories" in changes:
+        try:
+            preferences = _clean_categories(changes["categories"])
+        except SettingsError as error:
+            errors.update(error.fields)
+    if errors:
+        raise SettingsError(errors)
+    return fields, preferences
+
+
+def _clean_locale(value: Any) -> str:
+    if not isinstance(value, str) or not 2 <= len(value) <= 10 or not value.replace("-", "").isalnum():
+        raise SettingsError({"locale": "A language tag such as en or pt-BR."})
+    return value
+
+
+def preferences_update(user: AbstractBaseUser, changes: dict[str, Any], replace: bool = False) -> None:
+    """Apply `changes` (the API's JSON shape). With `replace`, absent keys return to their
+    defaults and category choices not named return to on (PUT); otherwise only the named
+    keys change (PATCH, and the page). Raises SettingsError naming every bad field."""
+    if replace:
+        changes = {**DEFAULTS, **changes}
+    fields, preferences = _clean(changes)
+    with transaction.atomic():
+        settings, _ = NotificationSettings.objects.select_for_update().get_or_create(user=user)
+        for name, value in fields.items():
+            setattr(settings, name, value)
+        settings.save()
+        if replace:
+            Preference.objects.filter(user=user).delete()
+        now = timezone.now()
+        Preference.objects.bulk_create(
+            [
+                Preference(user=user, category=category, channel=channel, enabled=enabled, updated_at=now)
+                for (category, channel), enabled in preferences.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["user", "category", "channel"],
+            update_fields=["enabled", "updated_at"],
+        )
