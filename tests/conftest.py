@@ -84,3 +84,30 @@ def smtp_server():
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server_session():
+    from tests.support.moto_server import MotoServer
+
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_server_session):
+    """A real SES API (moto) on 127.0.0.1, with no verified identities and nothing sent."""
+    moto_server_session.reset()
+    yield moto_server_session
+    moto_server_session.reset()
+
+
+@pytest.fixture
+def ses_fault_proxy(moto_server):
+    """A proxy in front of `moto_server` that can answer with SES errors (`fail_next`)."""
+    from tests.support.fault_proxy import FaultProxy
+
+    proxy = FaultProxy(moto_server.url).start()
+    yield proxy
+    proxy.stop()

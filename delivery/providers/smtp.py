@@ -30,7 +30,10 @@ def translate_smtp_error(error: Exception) -> SendResult:
         return SendResult.permanent(f"smtp_{error.smtp_code}", "authentication failed")
     if isinstance(error, smtplib.SMTPResponseException):
         return _by_reply_code(error.smtp_code, error.smtp_error)
-    if isinstance(error, smtplib.SMTPServerDisconnected | OSError | socket.timeout):
+    # SMTPException is itself an OSError: only a lost connection, not every SMTP error, is transient.
+    if isinstance(error, smtplib.SMTPServerDisconnected) or (
+        isinstance(error, OSError | socket.timeout) and not isinstance(error, smtplib.SMTPException)
+    ):
         return SendResult.retryable("connection_error", str(error) or type(error).__name__)
     return SendResult.permanent(type(error).__name__, str(error))
 
