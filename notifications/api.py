@@ -33,6 +33,13 @@ class NotificationListApi(APIView):
                 "The Idempotency-Key header is longer than 255 characters.",
                 {"Idempotency-Key": "Too long."},
             )
+        if header_key and "\x00" in header_key:
+            raise ApiError(
+                400,
+                "invalid",
+                "The Idempotency-Key header contains a NUL character.",
+                {"Idempotency-Key": "Cannot contain NUL characters."},
+            )
         if header_key and body_key and header_key != body_key:
             raise ApiError(
                 400,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from notifications.api_parsers import PayloadTooLarge
 
 BODY_FIELD = "_body"
 
@@ -59,6 +63,10 @@ CODES_BY_EXCEPTION: list[tuple[type[exceptions.APIException], str]] = [
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads `request.body` before any parser runs, and Django refuses a
+        # Content-Length over DATA_UPLOAD_MAX_MEMORY_SIZE there, before our parser's cap.
+        exc = PayloadTooLarge(f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from notifications.models import ApiKey
 
 KEY_SCHEME = "clr"
+PREFIX_PATTERN = re.compile(r"[0-9a-f]{8}")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -41,7 +43,8 @@ def api_key_revoke(prefix: str) -> ApiKey | None:
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     parts = raw_key.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 8:
+    if len(parts) != 3 or parts[0] != KEY_SCHEME or not PREFIX_PATTERN.fullmatch(parts[1]):
+        # Checked before the query: PostgreSQL refuses NUL characters in a lookup.
         return None
     api_key = ApiKey.objects.filter(prefix=parts[1]).first()
     if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash(raw_key)) or not api_key.is_active:

@@ -37,10 +37,14 @@ class BoundedJSONParser(JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         try:
-            return json.loads(
+            value = json.loads(
                 raw.decode("utf-8"),
                 parse_constant=_reject_constant,
                 parse_float=_finite_float,
             )
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            # A "\ud800" escape decodes to a lone surrogate, which no database, hash or
+            # response can encode; re-encoding finds one anywhere in the value.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except (UnicodeError, ValueError, RecursionError) as error:
             raise exceptions.ParseError(f"Malformed JSON: {str(error)[:200]}", code="malformed_json") from error
+        return value

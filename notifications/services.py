@@ -57,7 +57,8 @@ def recipients_resolve(tokens: list[str]) -> tuple[list[AbstractBaseUser], list[
     oldest account.
     """
     user_model = get_user_model()
-    ids = {int(t) for t in tokens if t.isdigit() and len(t) < 19}
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    ids = {int(t) for t in tokens if t.isascii() and t.isdigit() and len(t) < 19}
     emails = {t.lower() for t in tokens if "@" in t}
     names = {t for t in tokens if "@" not in t}
     by_id, by_name, by_email = {}, {}, {}

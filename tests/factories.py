@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from delivery.models import Device
+from delivery.models import Delivery, DeliveryAttempt, Device
 from notifications.api_keys import api_key_create
-from notifications.models import Category, Template
+from notifications.models import ApiKey, Category, Notification, NotificationRequest, Template
 from preferences.models import NotificationSettings, Preference
 
 
@@ -81,3 +82,54 @@ def category_with_templates(slug: str = "comment_reply", channels: tuple[str, ..
 
 def api_key(name: str = "test-app") -> str:
     return api_key_create(name)[1]
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key row whose raw key nobody knows; for rows that need an owner, not for calls."""
+
+    class Meta:
+        model = ApiKey
+
+    name = factory.Sequence(lambda n: f"app-{n}")
+    prefix = factory.Sequence(lambda n: f"{n:08x}")
+    key_hash = "0" * 64
+
+
+class NotificationRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NotificationRequest
+
+    api_key = factory.SubFactory(ApiKeyFactory)
+    body_hash = "0" * 64
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    request = factory.SubFactory(NotificationRequestFactory)
+    category = factory.SubFactory(CategoryFactory)
+    recipient = factory.SubFactory(UserFactory)
+    data = factory.LazyFunction(lambda: {"name": "Ada"})
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Delivery
+
+    notification = factory.SubFactory(NotificationFactory)
+    channel = "email"
+    status = Delivery.Status.QUEUED
+    queue = factory.LazyAttribute(lambda delivery: delivery.channel)
+    content = factory.LazyFunction(lambda: {"to": "ada@example.com", "subject": "Hello", "body": "Hi"})
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    provider = "outbox"
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyAttribute(lambda attempt: attempt.started_at)
+    outcome = DeliveryAttempt.Outcome.DELIVERED
