@@ -56,18 +56,23 @@ def notifications_plan(notification_ids: Sequence[UUID | str]) -> list[UUID]:
         Device.objects.filter(user_id__in=user_ids, active=True).values_list("user_id", flat=True).distinct()
     )
 
+    now = timezone.now()
     deliveries = []
     for notification in notifications:
         category = notification.category
         rule = CategoryRule(
             slug=category.slug, required=category.is_required, default_channels=tuple(category.default_channels)
         )
+        user_settings = getattr(notification.recipient, "notification_settings", None)
         recipient = Recipient(
             preferences=preferences[notification.recipient_id],
             reachable_channels=_reachable_channels(notification, users_with_devices),
+            muted_channels=frozenset(user_settings.muted_channels or ()) if user_settings else frozenset(),
+            paused_until=user_settings.paused_until if user_settings else None,
+            quiet_hours=user_settings.quiet_hours if user_settings else None,
         )
-        for decision in decide(rule, channels_for(rule, notification.channels), recipient):
-            planned = decision.action == Action.SEND_NOW
+        for decision in decide(rule, channels_for(rule, notification.channels), recipient, now):
+            planned = decision.action in (Action.SEND_NOW, Action.DEFER)
             deliveries.append(
                 Delivery(
                     notification=notification,
@@ -75,6 +80,8 @@ def notifications_plan(notification_ids: Sequence[UUID | str]) -> list[UUID]:
                     status=Delivery.Status.PENDING if planned else Delivery.Status.SKIPPED,
                     reason=decision.reason,
                     queue=delivery_queue(notification, decision.channel),
+                    scheduled_for=decision.defer_until,
+                    content={"silent": True} if decision.silent else {},
                 )
             )
     planned_ids = [n.pk for n in notifications]

@@ -84,7 +84,7 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> dict[str, list[i
                 delivery.status = Delivery.Status.FAILED
                 delivery.reason = f"template error in {error.field}: {error.message}"[:500]
                 continue
-            delivery.content = {**rendered.parts, "to": _address(delivery, device_tokens)}
+            delivery.content = {**delivery.content, **rendered.parts, "to": _address(delivery, device_tokens)}
             delivery.status = Delivery.Status.QUEUED
             routes[delivery.queue].append(delivery.pk)
         Delivery.objects.bulk_update(deliveries, ["status", "reason", "content", "updated_at"])

@@ -56,7 +56,12 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
         body=content.get("body", ""),
         html_body=content.get("html_body", ""),
         action_url=content.get("action_url", ""),
-        data={"notification_id": str(delivery.notification_id), "delivery_id": str(delivery.pk)},
+        data={
+            "notification_id": str(delivery.notification_id),
+            "delivery_id": str(delivery.pk),
+            # Quiet hours or a pause: in-app items are stored at once but pushed silently.
+            **({"silent": "1"} if content.get("silent") else {}),
+        },
     )
 
 

@@ -34,4 +34,11 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "message": "This socket only pushes; use the REST API to act."})
 
     async def inbox_item(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "notification.created", "item": event["item"], "unread": event["unread"]})
+        await self.send_json(
+            {
+                "type": "notification.created",
+                "item": event["item"],
+                "unread": event["unread"],
+                "silent": event.get("silent", False),
+            }
+        )

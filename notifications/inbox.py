@@ -53,15 +53,17 @@ def inbox_item_store(message: Any) -> str:
         },
     )
     if created:
-        inbox_push(item)
+        inbox_push(item, silent=message.data.get("silent") == "1")
     return f"inbox-{item.pk}"
 
 
-def inbox_push(item: InboxItem) -> None:
+def inbox_push(item: InboxItem, silent: bool = False) -> None:
     """Tell the user's open sockets. The item is stored already, so a push that cannot reach
-    the channel layer costs only liveness: the client sees the item on its next fetch."""
+    the channel layer costs only liveness: the client sees the item on its next fetch.
+    A `silent` push (quiet hours, pause) updates the feed without drawing attention."""
     event = {
         "type": "inbox.item",
+        "silent": silent,
         "item": inbox_item_payload(item),
         "unread": inbox_unread_count(item.user_id),
     }
