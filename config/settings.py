@@ -209,11 +209,34 @@ EMAIL_TIMEOUT = CLARION_PROVIDER_TIMEOUT_SECONDS
 DEFAULT_FROM_EMAIL = CLARION_EMAIL_FROM
 
 
+# SMS: Twilio first, AWS SNS (publish to a phone number) second. boto3 reads
+# AWS_ENDPOINT_URL_SNS itself, as it does AWS_ENDPOINT_URL_SESV2.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+# A local Twilio-compatible server (development, tests); empty means Twilio itself.
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
+
+# Push: a Firebase service-account JSON; its project is the one FCM sends for.
+FIREBASE_CREDENTIALS = env("FIREBASE_CREDENTIALS", default="")
+# A local FCM-compatible server (development, tests); empty means FCM itself.
+FCM_ENDPOINT_URL = env("FCM_ENDPOINT_URL", default="")
+
+
 def _default_email_chain() -> list[str]:
     chain = (["ses"] if AWS_ACCESS_KEY_ID else []) + (["smtp"] if EMAIL_HOST else [])
     return chain or ["outbox"]
 
 
+def _default_sms_chain() -> list[str]:
+    chain = (["twilio"] if TWILIO_ACCOUNT_SID else []) + (["sns"] if AWS_ACCESS_KEY_ID else [])
+    return chain or ["outbox"]
+
+
+def _default_push_chain() -> list[str]:
+    return ["fcm"] if FIREBASE_CREDENTIALS else ["outbox"]
+
+
 CLARION_EMAIL_PROVIDERS = env.list("CLARION_EMAIL_PROVIDERS", default=_default_email_chain())
-CLARION_SMS_PROVIDERS = env.list("CLARION_SMS_PROVIDERS", default=["outbox"])
-CLARION_PUSH_PROVIDERS = env.list("CLARION_PUSH_PROVIDERS", default=["outbox"])
+CLARION_SMS_PROVIDERS = env.list("CLARION_SMS_PROVIDERS", default=_default_sms_chain())
+CLARION_PUSH_PROVIDERS = env.list("CLARION_PUSH_PROVIDERS", default=_default_push_chain())

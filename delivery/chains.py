@@ -46,6 +46,38 @@ def _smtp() -> Provider:
     )
 
 
+def _twilio() -> Provider:
+    from delivery.providers.twilio import TwilioSettings, TwilioSmsProvider
+
+    return TwilioSmsProvider(
+        TwilioSettings(
+            account_sid=settings.TWILIO_ACCOUNT_SID,
+            auth_token=settings.TWILIO_AUTH_TOKEN,
+            from_number=settings.TWILIO_FROM_NUMBER,
+            timeout_seconds=settings.CLARION_PROVIDER_TIMEOUT_SECONDS,
+            api_base_url=settings.TWILIO_API_BASE_URL,
+        )
+    )
+
+
+def _sns() -> Provider:
+    from delivery.providers.sns import SnsSmsProvider
+
+    return SnsSmsProvider(region=settings.AWS_REGION, timeout_seconds=settings.CLARION_PROVIDER_TIMEOUT_SECONDS)
+
+
+def _fcm() -> Provider:
+    from delivery.providers.fcm import FcmPushProvider, FcmSettings
+
+    return FcmPushProvider(
+        FcmSettings(
+            credentials_path=settings.FIREBASE_CREDENTIALS,
+            timeout_seconds=settings.CLARION_PROVIDER_TIMEOUT_SECONDS,
+            endpoint_url=settings.FCM_ENDPOINT_URL,
+        )
+    )
+
+
 def _inbox() -> Provider:
     from notifications.inbox import inbox_item_store
 
@@ -54,8 +86,8 @@ def _inbox() -> Provider:
 
 PROVIDER_FACTORIES: dict[str, dict[str, Callable[[], Provider]]] = {
     Channel.EMAIL: {"ses": _ses, "smtp": _smtp, "outbox": _outbox},
-    Channel.SMS: {"outbox": _outbox},
-    Channel.PUSH: {"outbox": _outbox},
+    Channel.SMS: {"twilio": _twilio, "sns": _sns, "outbox": _outbox},
+    Channel.PUSH: {"fcm": _fcm, "outbox": _outbox},
     Channel.IN_APP: {"inbox": _inbox},
 }
 

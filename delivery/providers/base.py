@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 
@@ -16,7 +18,8 @@ class Outcome(enum.StrEnum):
 @dataclass(frozen=True)
 class OutgoingMessage:
     """A rendered message for one address. `reference` is the delivery id, passed to the
-    provider as its idempotency or reference key where it has one."""
+    provider as its idempotency or reference key where it has one. A push goes to every
+    active device of the user: `tokens` lists them."""
 
     channel: str
     reference: str
@@ -27,15 +30,20 @@ class OutgoingMessage:
     html_body: str = ""
     action_url: str = ""
     data: dict[str, str] = field(default_factory=dict)
+    tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class SendResult:
+    """What the provider made of a message. `invalid_addresses` are addresses (device tokens)
+    the provider says are dead, whatever the outcome: the caller deactivates them."""
+
     outcome: Outcome
     provider_message_id: str = ""
     error_code: str = ""
     error_message: str = ""
     retry_after_seconds: float | None = None
+    invalid_addresses: tuple[str, ...] = ()
 
     @classmethod
     def delivered(cls, provider_message_id: str = "") -> SendResult:
@@ -50,6 +58,22 @@ class SendResult:
     @classmethod
     def permanent(cls, code: str, message: str) -> SendResult:
         return cls(Outcome.PERMANENT, error_code=code, error_message=message[:2000])
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from an HTTP Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class Provider(Protocol):
