@@ -33,6 +33,9 @@ class Delivery(models.Model):
     provider_attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts on the current provider.")
     provider_message_id = models.CharField(max_length=255, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current send was claimed; only that claimant may record its result."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from django.db import transaction
@@ -35,14 +37,23 @@ def _address(delivery: Delivery, device_tokens: dict[int, list[str]]) -> str:
     return str(user.pk)
 
 
-def deliveries_route(notification_ids: Sequence[UUID | str]) -> dict[str, list[int]]:
-    """Render every `pending` delivery of these notifications and mark it `queued`.
+@dataclass
+class Routes:
+    """What the caller publishes after commit: sends by queue, and deferred releases."""
 
-    Returns the delivery ids to enqueue, by queue. Rows are locked while rendered, so two
-    routers racing over the same notifications enqueue each delivery once.
+    to_send: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    to_schedule: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+def deliveries_route(notification_ids: Sequence[UUID | str]) -> Routes:
+    """Render every `pending` delivery of these notifications and mark it `queued`, or
+    `scheduled` when the policy deferred it (quiet hours, a pause).
+
+    Rows are locked while rendered, so two routers racing over the same notifications
+    route each delivery once.
     """
     now = timezone.now()
-    routes: dict[str, list[int]] = defaultdict(list)
+    routes = Routes()
     with transaction.atomic():
         deliveries = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -50,7 +61,7 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> dict[str, list[i
             .select_related("notification__category", "notification__recipient__notification_settings")
         )
         if not deliveries:
-            return {}
+            return routes
         category_ids = {d.notification.category_id for d in deliveries}
         templates = {
             (t.category_id, t.channel, t.locale): t for t in Template.objects.filter(category_id__in=category_ids)
@@ -85,7 +96,11 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> dict[str, list[i
                 delivery.reason = f"template error in {error.field}: {error.message}"[:500]
                 continue
             delivery.content = {**delivery.content, **rendered.parts, "to": _address(delivery, device_tokens)}
-            delivery.status = Delivery.Status.QUEUED
-            routes[delivery.queue].append(delivery.pk)
+            if delivery.scheduled_for is not None and delivery.scheduled_for > now:
+                delivery.status = Delivery.Status.SCHEDULED
+                routes.to_schedule.append((delivery.pk, delivery.scheduled_for))
+            else:
+                delivery.status = Delivery.Status.QUEUED
+                routes.to_send[delivery.queue].append(delivery.pk)
         Delivery.objects.bulk_update(deliveries, ["status", "reason", "content", "updated_at"])
-    return dict(routes)
+    return routes

@@ -36,13 +36,14 @@ class SendStep:
 NOTHING_TO_DO = SendStep(NextStep.NONE)
 
 
-def delivery_claim(delivery_id: int) -> bool:
-    """Take a queued delivery for sending. A redelivered task finds it claimed and stops."""
-    return bool(
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
-            status=Delivery.Status.SENDING, updated_at=timezone.now()
-        )
+def delivery_claim(delivery_id: int) -> datetime | None:
+    """Take a queued delivery for sending; returns the claim's time, or None when the
+    delivery is not queued (a redelivered task finds it claimed and stops)."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
+        status=Delivery.Status.SENDING, claimed_at=now, updated_at=now
     )
+    return now if claimed else None
 
 
 def outgoing_message(delivery: Delivery) -> OutgoingMessage:
@@ -66,7 +67,7 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
 
 
 def delivery_send(delivery_id: int) -> SendStep:
-    if not delivery_claim(delivery_id):
+    if delivery_claim(delivery_id) is None:
         return NOTHING_TO_DO
     delivery = Delivery.objects.get(pk=delivery_id)
     chain = provider_chain(delivery.channel)
@@ -148,8 +149,11 @@ def _apply_result(
 
 
 def _finish(delivery: Delivery, status: str, **fields: object) -> None:
-    """Leave `sending` for `status`, guarded so only the claimant moves the row."""
-    updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
+    """Leave `sending` for `status`, guarded so only this claim moves the row: a worker the
+    sweeper gave up on must not overwrite the result of the claim that replaced it."""
+    updated = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.SENDING, claimed_at=delivery.claimed_at
+    ).update(
         status=status, updated_at=timezone.now(), **fields
     )
     if not updated:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from celery import chain, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from config.celery import CRITICAL_QUEUE, MAINTENANCE_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
 from delivery.planning import notifications_plan
@@ -42,6 +44,18 @@ def deliveries_publish(routes: dict[str, list[int]]) -> None:
             delivery_send_task.apply_async(args=[chunk], queue=queue, **QUIET)
 
 
+def delivery_release_schedule(delivery_id: int, eta: datetime) -> None:
+    """Publish the release of a scheduled delivery at `eta`.
+
+    The ETA message waits on its own small queue, where a backlog of sends cannot hold it
+    up. One further away than Redis' visibility timeout would be redelivered early, so it
+    is not published at all: the sweeper releases it when due (DESIGN.md invariant 4).
+    """
+    horizon = timezone.now() + timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT_SECONDS - 3600)
+    if eta <= horizon:
+        delivery_release_task.apply_async(args=[delivery_id], eta=eta, queue=SCHEDULED_QUEUE, **QUIET)
+
+
 @shared_task(queue=PIPELINE_QUEUE)
 def notification_plan_task(notification_ids: list[str]) -> None:
     notifications_plan(notification_ids)
@@ -49,7 +63,10 @@ def notification_plan_task(notification_ids: list[str]) -> None:
 
 @shared_task(queue=PIPELINE_QUEUE)
 def delivery_route_task(notification_ids: list[str]) -> None:
-    deliveries_publish(deliveries_route(notification_ids))
+    routes = deliveries_route(notification_ids)
+    deliveries_publish(routes.to_send)
+    for delivery_id, eta in routes.to_schedule:
+        delivery_release_schedule(delivery_id, eta)
 
 
 @shared_task(soft_time_limit=600, time_limit=660)
@@ -59,9 +76,7 @@ def delivery_send_task(delivery_ids: list[int]) -> None:
         if step.next_step == NextStep.REQUEUE:
             deliveries_publish({step.queue: [delivery_id]})
         elif step.next_step == NextStep.RETRY_LATER:
-            # The ETA message waits on its own small queue, where a backlog of sends cannot
-            # hold it up; releasing it puts the delivery back on its channel queue.
-            delivery_release_task.apply_async(args=[delivery_id], eta=step.retry_at, queue=SCHEDULED_QUEUE, **QUIET)
+            delivery_release_schedule(delivery_id, step.retry_at)
 
 
 @shared_task(queue=SCHEDULED_QUEUE)

@@ -80,7 +80,7 @@ def test_opt_out_skips_the_channel_with_a_reason_and_nothing_is_sent(category, a
     notification = notify(category, ada, channels=["email", "in_app"])
 
     notifications_plan([notification.pk])
-    routes = deliveries_route([notification.pk])
+    routes = deliveries_route([notification.pk]).to_send
 
     email = deliveries_of(notification)["email"]
     assert email.status == Delivery.Status.SKIPPED
@@ -171,7 +171,7 @@ def test_route_renders_addresses_and_queues_each_pending_delivery(category, ada)
     notification = notify(category, ada, data={"name": "Ada"})
     notifications_plan([notification.pk])
 
-    routes = deliveries_route([notification.pk])
+    routes = deliveries_route([notification.pk]).to_send
 
     deliveries = deliveries_of(notification)
     assert routes == {channel: [deliveries[channel].pk] for channel in ("email", "sms", "push", "in_app")}
@@ -191,8 +191,8 @@ def test_route_twice_enqueues_once(category, ada):
     notification = notify(category, ada)
     notifications_plan([notification.pk])
 
-    first = deliveries_route([notification.pk])
-    second = deliveries_route([notification.pk])
+    first = deliveries_route([notification.pk]).to_send
+    second = deliveries_route([notification.pk]).to_send
 
     assert sum(len(ids) for ids in first.values()) == 4
     assert second == {}
@@ -201,7 +201,7 @@ def test_route_twice_enqueues_once(category, ada):
 def test_route_before_plan_does_nothing(category, ada):
     notification = notify(category, ada)
 
-    assert deliveries_route([notification.pk]) == {}
+    assert deliveries_route([notification.pk]).to_send == {}
 
 
 def test_channel_without_a_template_is_skipped(ada):
@@ -209,7 +209,7 @@ def test_channel_without_a_template_is_skipped(ada):
     notification = notify(category, ada, channels=["email", "sms"])
     notifications_plan([notification.pk])
 
-    routes = deliveries_route([notification.pk])
+    routes = deliveries_route([notification.pk]).to_send
 
     sms = deliveries_of(notification)["sms"]
     assert sms.status == Delivery.Status.SKIPPED
@@ -223,7 +223,7 @@ def test_template_that_fails_on_this_data_fails_the_delivery_with_the_field(ada)
     notification = notify(category, ada, data={"n": 4, "d": 0})
     notifications_plan([notification.pk])
 
-    routes = deliveries_route([notification.pk])
+    routes = deliveries_route([notification.pk]).to_send
 
     sms = deliveries_of(notification)["sms"]
     assert routes == {}
@@ -249,7 +249,7 @@ def test_route_picks_the_users_locale_then_its_language_then_english(category):
 def test_plan_route_send_reaches_the_outbox(category, ada):
     notification = notify(category, ada, channels=["email"], data={"name": "Ada"})
     notifications_plan([notification.pk])
-    (delivery_id,) = deliveries_route([notification.pk])["email"]
+    (delivery_id,) = deliveries_route([notification.pk]).to_send["email"]
 
     delivery_send(delivery_id)
 
@@ -309,6 +309,6 @@ def test_route_query_count_does_not_grow_with_notifications(category, count, dja
     ]
 
     with django_assert_max_num_queries(ROUTE_MAX_QUERIES + batches(Delivery, pending, update_fields) - 1):
-        routes = deliveries_route(ids)
+        routes = deliveries_route(ids).to_send
 
     assert sum(len(ids) for ids in routes.values()) == pending

@@ -276,7 +276,7 @@ def _queued_deliveries(count: int) -> list[int]:
     )
     ids = [n.pk for n in notifications]
     notifications_plan(ids)
-    return sorted(pk for queue_ids in deliveries_route(ids).values() for pk in queue_ids)
+    return sorted(pk for queue_ids in deliveries_route(ids).to_send.values() for pk in queue_ids)
 
 
 def _publish_send(delivery_ids: list[int]) -> str:
