@@ -108,4 +108,3 @@ def test_a_stale_claim_cannot_overwrite_the_result_of_the_claim_that_replaced_it
     # The stale worker's retryable result did not move the row: the newer claim still owns it.
     assert reloaded.status == Delivery.Status.SENDING
     assert reloaded.provider_attempts == 0
-
