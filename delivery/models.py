@@ -78,6 +78,8 @@ class DeliveryAttempt(models.Model):
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
+    sms_encoding = models.CharField(max_length=10, blank=True, help_text="GSM-7 or UCS-2, for SMS.")
+    sms_segments = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Billed parts, for SMS.")
 
     class Meta:
         ordering = ["started_at"]

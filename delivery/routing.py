@@ -96,6 +96,8 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> Routes:
                 delivery.reason = f"template error in {error.field}: {error.message}"[:500]
                 continue
             delivery.content = {**delivery.content, **rendered.parts, "to": _address(delivery, device_tokens)}
+            if delivery.channel == "push":
+                delivery.content["tokens"] = device_tokens.get(user.pk, [])
             if delivery.scheduled_for is not None and delivery.scheduled_for > now:
                 delivery.status = Delivery.Status.SCHEDULED
                 routes.to_schedule.append((delivery.pk, delivery.scheduled_for))

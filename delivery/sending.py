@@ -12,9 +12,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from delivery.chains import provider_chain
+from delivery.devices import devices_deactivate
 from delivery.models import Delivery, DeliveryAttempt
 from delivery.providers.base import Outcome, OutgoingMessage, Provider, SendResult
 from delivery.retry_policy import backoff_seconds
+from delivery.sms_segments import sms_segments
 from notifications.channels import Channel
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
         body=content.get("body", ""),
         html_body=content.get("html_body", ""),
         action_url=content.get("action_url", ""),
+        tokens=tuple(content.get("tokens", ())),
         data={
             "notification_id": str(delivery.notification_id),
             "delivery_id": str(delivery.pk),
@@ -79,6 +82,7 @@ def delivery_send(delivery_id: int) -> SendStep:
     started_at = timezone.now()
     result = provider.send(message)
     finished_at = timezone.now()
+    encoding, segments = sms_segments(message.body) if delivery.channel == Channel.SMS else ("", None)
     DeliveryAttempt.objects.create(
         delivery=delivery,
         provider=provider.name,
@@ -88,7 +92,11 @@ def delivery_send(delivery_id: int) -> SendStep:
         error_code=result.error_code,
         error_message=result.error_message,
         provider_message_id=result.provider_message_id,
+        sms_encoding=encoding,
+        sms_segments=segments,
     )
+    if result.invalid_addresses and delivery.channel == Channel.PUSH:
+        devices_deactivate(result.invalid_addresses)
     return _apply_result(delivery, provider, result, len(chain), finished_at)
 
 
@@ -108,6 +116,10 @@ def _apply_result(
         return NOTHING_TO_DO
     failure = f"{provider.name}: {result.error_code} {result.error_message}".strip()[:400]
     if result.outcome == Outcome.PERMANENT:
+        if result.provider_fault:
+            # The provider, not the message, is at fault: the next one may succeed. A bad
+            # address is bad everywhere, so that does not fail over.
+            return _fail_over_or_fail(delivery, provider, chain_length, f"{failure}"[:500])
         _finish(delivery, Delivery.Status.FAILED, reason=failure, provider=provider.name)
         return NOTHING_TO_DO
 
@@ -129,22 +141,21 @@ def _apply_result(
             scheduled_for=retry_at,
         )
         return SendStep(NextStep.RETRY_LATER, queue=delivery.queue, retry_at=retry_at)
+    return _fail_over_or_fail(delivery, provider, chain_length, f"after {attempts} attempts: {failure}")
+
+
+def _fail_over_or_fail(delivery: Delivery, provider: Provider, chain_length: int, why: str) -> SendStep:
     if delivery.provider_index + 1 < chain_length:
         _finish(
             delivery,
             Delivery.Status.QUEUED,
-            reason=f"failing over after {attempts} attempts: {failure}"[:500],
+            reason=f"failing over {why}"[:500],
             provider=provider.name,
             provider_index=delivery.provider_index + 1,
             provider_attempts=0,
         )
         return SendStep(NextStep.REQUEUE, queue=delivery.queue)
-    _finish(
-        delivery,
-        Delivery.Status.FAILED,
-        reason=f"gave up after {attempts} attempts: {failure}"[:500],
-        provider=provider.name,
-    )
+    _finish(delivery, Delivery.Status.FAILED, reason=f"gave up {why}"[:500], provider=provider.name)
     return NOTHING_TO_DO
 
 
@@ -153,9 +164,7 @@ def _finish(delivery: Delivery, status: str, **fields: object) -> None:
     sweeper gave up on must not overwrite the result of the claim that replaced it."""
     updated = Delivery.objects.filter(
         pk=delivery.pk, status=Delivery.Status.SENDING, claimed_at=delivery.claimed_at
-    ).update(
-        status=status, updated_at=timezone.now(), **fields
-    )
+    ).update(status=status, updated_at=timezone.now(), **fields)
     if not updated:
         logger.warning("delivery %s left sending before its result was recorded", delivery.pk)
 

@@ -44,6 +44,9 @@ class SendResult:
     error_message: str = ""
     retry_after_seconds: float | None = None
     invalid_addresses: tuple[str, ...] = ()
+    # A permanent error of this provider's own (bad credentials, suspended account), not of
+    # the message or address: the next provider in the chain may well succeed.
+    provider_fault: bool = False
 
     @classmethod
     def delivered(cls, provider_message_id: str = "") -> SendResult:
@@ -58,6 +61,12 @@ class SendResult:
     @classmethod
     def permanent(cls, code: str, message: str) -> SendResult:
         return cls(Outcome.PERMANENT, error_code=code, error_message=message[:2000])
+
+    @classmethod
+    def misconfigured(cls, code: str, message: str) -> SendResult:
+        return cls(
+            Outcome.PERMANENT, error_code=code, error_message=f"misconfiguration: {message}"[:2000], provider_fault=True
+        )
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -105,7 +105,13 @@ def translate_fcm_error(
             retry_after_seconds=parse_retry_after(retry_after),
             invalid_addresses=dead,
         )
-    return SendResult(Outcome.PERMANENT, error_code=code, error_message=message[:2000], invalid_addresses=dead)
+    return SendResult(
+        Outcome.PERMANENT,
+        error_code=code,
+        error_message=message[:2000],
+        invalid_addresses=dead,
+        provider_fault=code in MISCONFIGURATION_CODES,
+    )
 
 
 def combine_device_results(results: Sequence[SendResult]) -> SendResult:
@@ -134,6 +140,7 @@ def combine_device_results(results: Sequence[SendResult]) -> SendResult:
         error_message=(summary or first.error_message)[:2000],
         retry_after_seconds=max(waits) if waits else None,
         invalid_addresses=dead,
+        provider_fault=not retryable and all(result.provider_fault for result in failed),
     )
 
 
@@ -171,7 +178,7 @@ def translate_batch_error(error: firebase_exceptions.FirebaseError) -> SendResul
     a failed OAuth token refresh, in an UnknownError."""
     cause = error.cause
     if isinstance(cause, google_auth_exceptions.RefreshError) and not cause.retryable:
-        return SendResult.permanent("credentials", f"misconfiguration: OAuth token refused: {cause}")
+        return SendResult.misconfigured("credentials", f"OAuth token refused: {cause}")
     if isinstance(cause, google_auth_exceptions.TransportError | google_auth_exceptions.RefreshError):
         return SendResult.retryable("credentials_unavailable", f"OAuth token endpoint: {cause}")
     return translate_fcm_error("", _error_code(error), str(error))

@@ -41,6 +41,21 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+# Permanent, but the account's or configuration's fault rather than the message's.
+PROVIDER_FAULT_CODES = frozenset(
+    {
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "AccountSendingPausedException",
+        "MailFromDomainNotVerifiedException",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+    }
+)
+
+
 def translate_client_error(error: ClientError) -> SendResult:
     details = error.response.get("Error", {})
     code = str(details.get("Code") or "Unknown")
@@ -48,6 +63,8 @@ def translate_client_error(error: ClientError) -> SendResult:
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in RETRYABLE_CODES or (code not in PERMANENT_CODES and status >= 500):
         return SendResult.retryable(code, message)
+    if code in PROVIDER_FAULT_CODES:
+        return SendResult.misconfigured(code, message)
     return SendResult.permanent(code, message)
 
 
@@ -80,7 +97,7 @@ class SesEmailProvider:
         except ClientError as error:
             return translate_client_error(error)
         except NoCredentialsError as error:
-            return SendResult.permanent("NoCredentials", str(error))
+            return SendResult.misconfigured("NoCredentials", str(error))
         except (ConnectionError, HTTPClientError) as error:
             return SendResult.retryable("ConnectionError", str(error))
         except BotoCoreError as error:

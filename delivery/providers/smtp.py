@@ -27,7 +27,7 @@ def translate_smtp_error(error: Exception) -> SendResult:
         code, reply = next(iter(error.recipients.values()), (550, b"recipient refused"))
         return _by_reply_code(int(code), reply)
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return SendResult.permanent(f"smtp_{error.smtp_code}", "authentication failed")
+        return SendResult.misconfigured(f"smtp_{error.smtp_code}", "authentication failed")
     if isinstance(error, smtplib.SMTPResponseException):
         return _by_reply_code(error.smtp_code, error.smtp_error)
     # SMTPException is itself an OSError: only a lost connection, not every SMTP error, is transient.

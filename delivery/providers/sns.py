@@ -92,7 +92,7 @@ class SnsSmsProvider:
         except ClientError as error:
             return translate_client_error(error)
         except NoCredentialsError as error:
-            return SendResult.permanent("NoCredentials", f"misconfiguration: {error}")
+            return SendResult.misconfigured("NoCredentials", str(error))
         except ReadTimeoutError as error:
             return SendResult.retryable("timeout", str(error))
         except (ConnectionError, HTTPClientError) as error:

@@ -61,7 +61,7 @@ def translate_twilio_error(status: int, code: int | None, message: str, retry_af
     if outcome is None:
         outcome = Outcome.RETRYABLE if status == 429 or status >= 500 else Outcome.PERMANENT
     if code in MISCONFIGURATION_CODES:
-        message = f"misconfiguration: {message}"
+        return SendResult.misconfigured(str(code), message)
     if outcome == Outcome.RETRYABLE:
         return SendResult.retryable(str(code), message, retry_after_seconds=parse_retry_after(retry_after))
     return SendResult.permanent(str(code), message)
@@ -112,7 +112,7 @@ class TwilioSmsProvider:
             return SendResult.retryable("connection_error", str(error))
         except TwilioException as error:
             # Raised before any request, e.g. for missing credentials.
-            return SendResult.permanent("twilio_client", f"misconfiguration: {error}")
+            return SendResult.misconfigured("twilio_client", str(error))
         return SendResult.delivered(provider_message_id=sent.sid or "")
 
     def _failed(self, status: int, code: int | None, message: str) -> SendResult:

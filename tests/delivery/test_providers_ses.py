@@ -120,33 +120,34 @@ def _client_error(code: str | None, status: int, message: str = "details") -> Cl
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "outcome"),
+    ("code", "status", "outcome", "provider_fault"),
     [
-        ("MessageRejected", 400, Outcome.PERMANENT),
-        ("MailFromDomainNotVerifiedException", 400, Outcome.PERMANENT),
-        ("AccountSuspendedException", 400, Outcome.PERMANENT),
-        ("SendingPausedException", 400, Outcome.PERMANENT),
-        ("BadRequestException", 400, Outcome.PERMANENT),
-        ("NotFoundException", 404, Outcome.PERMANENT),
-        ("AccessDeniedException", 403, Outcome.PERMANENT),
-        ("UnrecognizedClientException", 403, Outcome.PERMANENT),
-        ("SignatureDoesNotMatch", 403, Outcome.PERMANENT),
-        ("TooManyRequestsException", 429, Outcome.RETRYABLE),
-        ("LimitExceededException", 400, Outcome.RETRYABLE),
+        ("MessageRejected", 400, Outcome.PERMANENT, False),
+        ("MailFromDomainNotVerifiedException", 400, Outcome.PERMANENT, True),
+        ("AccountSuspendedException", 400, Outcome.PERMANENT, True),
+        ("SendingPausedException", 400, Outcome.PERMANENT, True),
+        ("BadRequestException", 400, Outcome.PERMANENT, False),
+        ("NotFoundException", 404, Outcome.PERMANENT, False),
+        ("AccessDeniedException", 403, Outcome.PERMANENT, True),
+        ("UnrecognizedClientException", 403, Outcome.PERMANENT, True),
+        ("SignatureDoesNotMatch", 403, Outcome.PERMANENT, True),
+        ("TooManyRequestsException", 429, Outcome.RETRYABLE, False),
+        ("LimitExceededException", 400, Outcome.RETRYABLE, False),
         # SES v1 reports throttling and daily-quota exhaustion with a 400 and this code.
-        ("Throttling", 400, Outcome.RETRYABLE),
-        ("ThrottlingException", 400, Outcome.RETRYABLE),
-        ("InternalFailure", 500, Outcome.RETRYABLE),
-        ("ServiceUnavailable", 503, Outcome.RETRYABLE),
+        ("Throttling", 400, Outcome.RETRYABLE, False),
+        ("ThrottlingException", 400, Outcome.RETRYABLE, False),
+        ("InternalFailure", 500, Outcome.RETRYABLE, False),
+        ("ServiceUnavailable", 503, Outcome.RETRYABLE, False),
         # Codes the table does not know are judged by status: server faults pass, client faults stay.
-        ("SomeNewServerFault", 502, Outcome.RETRYABLE),
-        ("SomeNewClientFault", 400, Outcome.PERMANENT),
+        ("SomeNewServerFault", 502, Outcome.RETRYABLE, False),
+        ("SomeNewClientFault", 400, Outcome.PERMANENT, False),
     ],
 )
-def test_translate_client_error_classifies_ses_codes(code, status, outcome):
+def test_translate_client_error_classifies_ses_codes(code, status, outcome, provider_fault):
     result = translate_client_error(_client_error(code, status, message="why it failed"))
 
-    assert (result.outcome, result.error_code, result.error_message) == (outcome, code, "why it failed")
+    assert (result.outcome, result.error_code, result.provider_fault) == (outcome, code, provider_fault)
+    assert result.error_message.endswith("why it failed")
 
 
 def test_translate_client_error_without_a_code_reports_unknown_and_judges_by_status():

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from delivery.chains import provider_chain
 from delivery.models import Delivery, DeliveryAttempt
-from delivery.providers.base import OutgoingMessage, SendResult
+from delivery.providers.base import OutgoingMessage, Outcome, SendResult
 from delivery.sending import NextStep, delivery_release, delivery_send
 from notifications.models import InboxItem
 from tests import factories
@@ -308,3 +308,48 @@ def test_in_app_creates_one_inbox_item_even_when_sent_twice(in_app_delivery):
     assert (item.title, item.body, item.action_url) == ("Hello", "Hi", "/x")
     assert in_app_delivery.attempts.count() == 2
     assert set(in_app_delivery.attempts.values_list("provider_message_id", flat=True)) == {f"inbox-{item.pk}"}
+
+
+def test_a_provider_fault_fails_over_at_once_but_a_bad_address_does_not(db, use_chain):
+    misconfigured = factories.DeliveryFactory(channel="email")
+    bad_address = factories.DeliveryFactory(channel="email")
+    primary = ScriptedProvider(
+        "primary", SendResult.misconfigured("20003", "bad credentials"), SendResult.permanent("21211", "bad number")
+    )
+    use_chain(primary, ScriptedProvider("secondary"))
+
+    assert delivery_send(misconfigured.pk).next_step == NextStep.REQUEUE
+    assert delivery_send(bad_address.pk).next_step == NextStep.NONE
+
+    misconfigured = reload(misconfigured)
+    assert (misconfigured.status, misconfigured.provider_index) == (Delivery.Status.QUEUED, 1)
+    assert "misconfiguration: bad credentials" in misconfigured.reason
+    bad_address = reload(bad_address)
+    assert (bad_address.status, bad_address.attempts.count()) == (Delivery.Status.FAILED, 1)
+
+
+def test_dead_push_tokens_deactivate_their_devices_and_tokens_reach_the_provider(db, use_chain):
+    user = factories.UserFactory()
+    alive = factories.DeviceFactory(user=user, token="alive")
+    dead = factories.DeviceFactory(user=user, token="dead")
+    delivery = factories.DeliveryFactory(channel="push", content={"to": "alive,dead", "tokens": ["alive", "dead"]})
+    result = SendResult(Outcome.DELIVERED, provider_message_id="m-1", invalid_addresses=("dead",))
+    provider = ScriptedProvider("fcm", result)
+    use_chain(provider)
+
+    delivery_send(delivery.pk)
+
+    assert provider.sent[0].tokens == ("alive", "dead")
+    alive.refresh_from_db()
+    dead.refresh_from_db()
+    assert (alive.active, dead.active) == (True, False)
+
+
+def test_each_sms_attempt_records_its_encoding_and_segments(db, use_chain):
+    delivery = factories.DeliveryFactory(channel="sms", content={"to": "+15555550100", "body": "Grüße 👋" * 20})
+    use_chain(ScriptedProvider("twilio"))
+
+    delivery_send(delivery.pk)
+
+    attempt = reload(delivery).attempts.get()
+    assert (attempt.sms_encoding, attempt.sms_segments) == ("UCS-2", 3)
