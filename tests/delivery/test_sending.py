@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from delivery.chains import provider_chain
 from delivery.models import Delivery, DeliveryAttempt
-from delivery.providers.base import OutgoingMessage, Outcome, SendResult
+from delivery.providers.base import Outcome, OutgoingMessage, SendResult
 from delivery.sending import NextStep, delivery_release, delivery_send
 from notifications.models import InboxItem
 from tests import factories
