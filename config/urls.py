@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("notifications.urls")),
     path("api/v1/", include("preferences.urls_api")),
+    path("api/v1/", include("delivery.urls_api")),
     path("preferences/", include("preferences.urls")),
 ]
 

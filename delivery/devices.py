@@ -1,10 +1,28 @@
-"""A user's push devices: list them and remove one, never another user's."""
+"""Push devices: register, list, remove; a user only ever touches their own."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
 from delivery.models import Device
+
+
+def device_register(user: AbstractBaseUser, token: str, platform: str) -> tuple[Device, bool]:
+    """Register (or re-register) a push token for `user`. A token is one app install: when
+    it reappears under another user (sign-out, sign-in), it moves to the new user."""
+    device, created = Device.objects.update_or_create(
+        token=token, defaults={"user": user, "platform": platform, "active": True}
+    )
+    return device, created
+
+
+def device_unregister(token: str, user: AbstractBaseUser | None = None) -> bool:
+    """Remove a token; with `user`, only if it is theirs."""
+    devices = Device.objects.filter(token=token)
+    if user is not None:
+        devices = devices.filter(user=user)
+    deleted, _ = devices.delete()
+    return bool(deleted)
 
 
 def devices_for_user(user: AbstractBaseUser) -> list[Device]:
