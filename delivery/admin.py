@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from delivery.dead_letters import dead_letters_retry
 from delivery.models import Delivery, DeliveryAttempt, Device, OutboxMessage
+from delivery.tasks import deliveries_publish
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,10 +28,23 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class DeadLetterFilter(admin.SimpleListFilter):
+    title = "dead letters"
+    parameter_name = "dead_letter"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Dead letters (failed)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(status=Delivery.Status.FAILED)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["id", "notification", "channel", "status", "provider", "reason", "updated_at"]
-    list_filter = ["status", "channel", "provider", "queue", "created_at"]
+    list_filter = [DeadLetterFilter, "status", "channel", "provider", "queue", "created_at"]
     search_fields = [
         "=id",
         "notification__id",
@@ -39,6 +55,15 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ["notification__category"]
     inlines = [DeliveryAttemptInline]
     date_hierarchy = "created_at"
+    actions = ["retry_dead_letters"]
+
+    @admin.action(description="Retry selected dead letters")
+    def retry_dead_letters(self, request: HttpRequest, queryset: QuerySet) -> None:
+        routes = dead_letters_retry(queryset.values_list("pk", flat=True), retried_by=request.user.get_username())
+        deliveries_publish(routes)
+        count = sum(len(ids) for ids in routes.values())
+        skipped = queryset.count() - count
+        messages.success(request, f"Re-queued {count} failed deliveries; left {skipped} that were not failed alone.")
 
 
 @admin.register(DeliveryAttempt)
