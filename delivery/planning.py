@@ -61,7 +61,10 @@ def notifications_plan(notification_ids: Sequence[UUID | str]) -> list[UUID]:
     for notification in notifications:
         category = notification.category
         rule = CategoryRule(
-            slug=category.slug, required=category.is_required, default_channels=tuple(category.default_channels)
+            slug=category.slug,
+            required=category.is_required,
+            default_channels=tuple(category.default_channels),
+            fallbacks=category.fallback_channels or {},
         )
         user_settings = getattr(notification.recipient, "notification_settings", None)
         recipient = Recipient(

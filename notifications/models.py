@@ -38,6 +38,11 @@ class Category(models.Model):
     required = models.BooleanField(
         default=False, help_text="Always sent: bypasses opt-outs, mutes, pauses and quiet hours (security is always)."
     )
+    fallback_channels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Channel to use when another cannot reach the user or fails for good, e.g. {"push": "in_app"}.',
+    )
     enabled = models.BooleanField(default=True)
     sample_data = models.JSONField(default=dict, blank=True, help_text="Data used to validate and preview templates.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -54,6 +59,12 @@ class Category(models.Model):
         unknown = sorted(set(self.default_channels or []) - set(ALL_CHANNELS))
         if not isinstance(self.default_channels, list) or unknown:
             raise ValidationError({"default_channels": f"Unknown channels: {', '.join(unknown) or 'not a list'}"})
+        fallbacks = self.fallback_channels
+        names = [*fallbacks, *fallbacks.values()] if isinstance(fallbacks, dict) else [None]
+        if not all(isinstance(name, str) and name in ALL_CHANNELS for name in names):
+            raise ValidationError({"fallback_channels": 'A mapping of channels, e.g. {"push": "in_app"}.'})
+        if any(primary == fallback for primary, fallback in fallbacks.items()):
+            raise ValidationError({"fallback_channels": "A channel cannot fall back to itself."})
         if not isinstance(self.sample_data, dict):
             raise ValidationError({"sample_data": "Sample data must be a JSON object."})
 
@@ -169,7 +180,11 @@ class Notification(models.Model):
 
 
 class InboxItem(models.Model):
-    """An in-app message as the user's inbox shows it."""
+    """An in-app message as the user's inbox shows it.
+
+    Seen means it was shown in the feed, read that the user opened it, archived that it left
+    the feed; the three are independent timestamps so "mark unread" and "unarchive" work.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_items")
     notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="inbox_item")
@@ -177,12 +192,29 @@ class InboxItem(models.Model):
     title = models.CharField(max_length=500)
     body = models.TextField(blank=True)
     action_url = models.CharField(max_length=1000, blank=True)
+    data = models.JSONField(default=dict, blank=True, help_text="The notification's data, for the app's front end.")
     created_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "-created_at"], name="inbox_user_recent")]
-        ordering = ["-created_at"]
+        # The feed pages by (created_at, id) descending; the partial indexes serve the
+        # default feed (not archived) and the unread filter and badge.
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="inbox_user_recent"),
+            models.Index(
+                fields=["user", "-created_at", "-id"],
+                name="inbox_user_active",
+                condition=models.Q(archived_at__isnull=True),
+            ),
+            models.Index(
+                fields=["user", "-created_at", "-id"],
+                name="inbox_user_unread",
+                condition=models.Q(read_at__isnull=True, archived_at__isnull=True),
+            ),
+        ]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return self.title

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from preferences.quiet_hours import QuietHours, quiet_window_end
@@ -39,6 +39,8 @@ class CategoryRule:
     slug: str
     required: bool
     default_channels: tuple[str, ...]
+    # Where to go instead when a channel cannot reach the user, e.g. {"push": "in_app"}.
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,5 +108,18 @@ def decide_channel(category: CategoryRule, channel: str, recipient: Recipient, n
 def decide(
     category: CategoryRule, channels: Iterable[str], recipient: Recipient, now: datetime | None = None
 ) -> list[Decision]:
+    """One decision per channel, plus one per fallback channel standing in for a channel
+    that cannot reach the user (unless that channel was chosen anyway)."""
     now = now or datetime.now(UTC)
-    return [decide_channel(category, channel, recipient, now) for channel in channels]
+    channels = list(channels)
+    decisions = [decide_channel(category, channel, recipient, now) for channel in channels]
+    chosen = set(channels)
+    for decision in list(decisions):
+        fallback = category.fallbacks.get(decision.channel)
+        unreachable = decision.action == Action.SKIP and decision.channel not in recipient.reachable_channels
+        if unreachable and fallback and fallback not in chosen:
+            chosen.add(fallback)
+            stand_in = decide_channel(category, fallback, recipient, now)
+            reason = f"fallback for {decision.channel} ({decision.reason}): {stand_in.reason}"
+            decisions.append(Decision(fallback, stand_in.action, reason, stand_in.defer_until, stand_in.silent))
+    return decisions

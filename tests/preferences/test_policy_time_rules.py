@@ -54,3 +54,22 @@ def test_an_opt_out_wins_over_quiet_hours():
     email = decide(SOCIAL, ["email"], recipient, NOW)[0]
     assert email.action == Action.SKIP
     assert "opted out" in email.reason
+
+
+def test_an_unreachable_channel_falls_back_to_the_categorys_fallback_channel():
+    rule = CategoryRule(
+        slug="order_shipped", required=False, default_channels=("push", "sms"), fallbacks={"push": "in_app"}
+    )
+    recipient = Recipient(preferences={}, reachable_channels=frozenset({"sms", "in_app"}))
+    decisions = {d.channel: d for d in decide(rule, rule.default_channels, recipient, NOW)}
+    assert decisions["push"].action == Action.SKIP
+    assert decisions["in_app"].action == Action.SEND_NOW
+    assert decisions["in_app"].reason == "fallback for push (recipient has no active device): enabled"
+
+
+def test_no_fallback_when_the_fallback_channel_was_chosen_anyway_or_the_user_opted_out():
+    rule = CategoryRule(slug="c", required=False, default_channels=("push", "in_app"), fallbacks={"push": "in_app"})
+    recipient = Recipient(preferences={}, reachable_channels=frozenset({"in_app"}))
+    assert [d.channel for d in decide(rule, rule.default_channels, recipient, NOW)] == ["push", "in_app"]
+    opted_out = Recipient(preferences={("c", "push"): False}, reachable_channels=frozenset({"push", "in_app"}))
+    assert [d.channel for d in decide(rule, ["push"], opted_out, NOW)] == ["push"]
