@@ -11,7 +11,7 @@ from celery import chain, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from config.celery import CRITICAL_QUEUE, MAINTENANCE_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
+from config.celery import CRITICAL_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
 from delivery.planning import notifications_plan
 from delivery.routing import deliveries_route
 from delivery.sending import NextStep, delivery_release, delivery_send
@@ -56,12 +56,12 @@ def delivery_release_schedule(delivery_id: int, eta: datetime) -> None:
         delivery_release_task.apply_async(args=[delivery_id], eta=eta, queue=SCHEDULED_QUEUE, **QUIET)
 
 
-@shared_task(queue=PIPELINE_QUEUE)
+@shared_task
 def notification_plan_task(notification_ids: list[str]) -> None:
     notifications_plan(notification_ids)
 
 
-@shared_task(queue=PIPELINE_QUEUE)
+@shared_task
 def delivery_route_task(notification_ids: list[str]) -> None:
     routes = deliveries_route(notification_ids)
     deliveries_publish(routes.to_send)
@@ -79,14 +79,14 @@ def delivery_send_task(delivery_ids: list[int]) -> None:
             delivery_release_schedule(delivery_id, step.retry_at)
 
 
-@shared_task(queue=SCHEDULED_QUEUE)
+@shared_task
 def delivery_release_task(delivery_id: int) -> None:
     queue = delivery_release(delivery_id)
     if queue:
         deliveries_publish({queue: [delivery_id]})
 
 
-@shared_task(queue=MAINTENANCE_QUEUE)
+@shared_task
 def pipeline_sweep_task() -> None:
     result = pipeline_sweep()
     critical = result.critical_notifications
