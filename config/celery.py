@@ -22,9 +22,9 @@ SCHEDULED_QUEUE = "scheduled"
 MAINTENANCE_QUEUE = "maintenance"
 CHANNEL_QUEUES = ("email", "sms", "push", "in_app")
 
-app.conf.task_queues = [
-    Queue(name) for name in (CRITICAL_QUEUE, PIPELINE_QUEUE, *CHANNEL_QUEUES, SCHEDULED_QUEUE, MAINTENANCE_QUEUE)
-]
+ALL_QUEUES = (CRITICAL_QUEUE, PIPELINE_QUEUE, *CHANNEL_QUEUES, SCHEDULED_QUEUE, MAINTENANCE_QUEUE)
+
+app.conf.task_queues = [Queue(name) for name in ALL_QUEUES]
 app.conf.task_default_queue = PIPELINE_QUEUE
 # Default queues per task (Celery 5.7 deprecates the `queue` task attribute). Sends name
 # their queue when published: the delivery's channel queue, or `critical`.
