@@ -113,13 +113,24 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # The largest legitimate API body is 1,000 recipients and 64 KiB of data.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+CLARION_LOG_FORMAT = env("CLARION_LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.json_logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "clarion": {"class": "logging.StreamHandler", "formatter": CLARION_LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": env("CLARION_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Clarion's own loggers write JSON lines (addresses masked) for log pipelines.
+        **{app: {"handlers": ["clarion"], "propagate": False} for app in ("notifications", "preferences", "delivery")},
+    },
 }
 
 # --- REST framework ----------------------------------------------------------------------
@@ -184,6 +195,8 @@ CLARION_MAX_ATTEMPTS_PER_PROVIDER = env.int("CLARION_MAX_ATTEMPTS_PER_PROVIDER",
 CLARION_RETRY_BASE_SECONDS = env.float("CLARION_RETRY_BASE_SECONDS", default=2.0)
 CLARION_RETRY_MAX_SECONDS = env.float("CLARION_RETRY_MAX_SECONDS", default=300.0)
 CLARION_PROVIDER_TIMEOUT_SECONDS = env.float("CLARION_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# Lifetime of the inbox tokens apps mint for their front ends (POST /api/v1/users/{id}/inbox-token).
+CLARION_INBOX_TOKEN_SECONDS = env.int("CLARION_INBOX_TOKEN_SECONDS", default=3600)
 
 # Registered in code; django-celery-beat's DatabaseScheduler copies it into the admin.
 CELERY_BEAT_SCHEDULE = {
