@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "notifications",
     "preferences",
     "delivery",
+    "digests",
 ]
 
 MIDDLEWARE = [
@@ -177,7 +178,12 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # Hosts must be a list; the pool size lifts redis-py's default cap of 100 sockets.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 2000}]},
+        # redis-py's 5 s socket timeout races channels-redis' 5 s blocking pop and drops idle
+        # sockets, and the default capacity of 100 drops pushes of a large in-app send.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "max_connections": 2000, "socket_timeout": 15}],
+            "capacity": 10000,
+        },
     },
 }
 
@@ -198,6 +204,25 @@ CLARION_PROVIDER_TIMEOUT_SECONDS = env.float("CLARION_PROVIDER_TIMEOUT_SECONDS",
 # Lifetime of the inbox tokens apps mint for their front ends (POST /api/v1/users/{id}/inbox-token).
 CLARION_INBOX_TOKEN_SECONDS = env.int("CLARION_INBOX_TOKEN_SECONDS", default=3600)
 
+# --- Circuit breakers and rate limits (shared by all workers through Redis) ---------------
+
+# A provider's breaker opens when its success rate over the window falls below the threshold
+# (with at least the minimum volume of results), lets `PROBES` sends through after the
+# cooldown, and closes when they succeed. See delivery/breaker.py.
+CLARION_BREAKER_THRESHOLD = env.float("CLARION_BREAKER_THRESHOLD", default=0.95)
+CLARION_BREAKER_WINDOW_SECONDS = env.float("CLARION_BREAKER_WINDOW_SECONDS", default=60.0)
+CLARION_BREAKER_MIN_VOLUME = env.int("CLARION_BREAKER_MIN_VOLUME", default=20)
+CLARION_BREAKER_COOLDOWN_SECONDS = env.float("CLARION_BREAKER_COOLDOWN_SECONDS", default=30.0)
+CLARION_BREAKER_PROBES = env.int("CLARION_BREAKER_PROBES", default=3)
+# Sends per second per provider across all workers, e.g. "twilio=100,ses=14"; none by default.
+# (Parsed here: django-environ's float cast reads "100,ses=14" as one number.)
+CLARION_RATE_LIMITS = {name: float(rate) for name, rate in env.dict("CLARION_RATE_LIMITS", default={}).items()}
+# A send waits at most this long for its rate-limit slot, then is rescheduled instead.
+CLARION_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("CLARION_RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
+
+# How often due digests are looked for; digests are due on the minute at the earliest.
+CLARION_DIGEST_FLUSH_INTERVAL_SECONDS = env.float("CLARION_DIGEST_FLUSH_INTERVAL_SECONDS", default=60.0)
+
 # Registered in code; django-celery-beat's DatabaseScheduler copies it into the admin.
 CELERY_BEAT_SCHEDULE = {
     "clarion-sweep-stuck": {
@@ -205,7 +230,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": CLARION_SWEEP_INTERVAL_SECONDS,
         "options": {"queue": "maintenance", "expires": CLARION_SWEEP_INTERVAL_SECONDS},
     },
+    "clarion-digest-flush": {
+        "task": "digests.tasks.digest_flush_task",
+        "schedule": CLARION_DIGEST_FLUSH_INTERVAL_SECONDS,
+        "options": {"queue": "maintenance", "expires": CLARION_DIGEST_FLUSH_INTERVAL_SECONDS},
+    },
 }
+
+# --- Links in messages -------------------------------------------------------------------
+
+# Where this Clarion is reachable from a recipient's mail client: unsubscribe links are absolute.
+CLARION_BASE_URL = env("CLARION_BASE_URL", default="http://127.0.0.1:8000")
+CLARION_UNSUBSCRIBE_MAX_AGE_SECONDS = env.int("CLARION_UNSUBSCRIBE_MAX_AGE_SECONDS", default=60 * 24 * 3600)
 
 # --- Providers ---------------------------------------------------------------------------
 

@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from notifications.pages import home_page
+from notifications.pages import home_page, inbox_demo_page
 
 urlpatterns = [
     path("", home_page, name="home"),
+    path("demo/inbox/", inbox_demo_page, name="inbox-demo"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("preferences.urls_api")),
     path("api/v1/", include("delivery.urls_api")),
     path("preferences/", include("preferences.urls")),
+    path("unsubscribe/", include("preferences.urls_unsubscribe")),
 ]
 
 handler404 = "notifications.api_errors.not_found_view"

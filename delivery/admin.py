@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from delivery.dead_letters import dead_letters_retry
-from delivery.models import Delivery, DeliveryAttempt, Device, OutboxMessage
+from delivery.models import Delivery, DeliveryAttempt, Device, OutboxMessage, ProviderHealth
 from delivery.tasks import deliveries_publish
 
 
@@ -21,7 +21,7 @@ class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ["provider", "outcome", "error_code", "error_message", "started_at", "finished_at"]
+    fields = ["provider", "outcome", "error_code", "error_message", "note", "started_at", "finished_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -86,3 +86,14 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "channel", "to", "subject"]
     list_filter = ["channel"]
     search_fields = ["to", "subject", "body", "reference"]
+
+
+@admin.register(ProviderHealth)
+class ProviderHealthAdmin(ReadOnlyAdmin):
+    """Each provider's circuit breaker as of its last change (the live state is in Redis)."""
+
+    list_display = ["provider", "state", "weight", "successes", "failures", "detail", "changed_at"]
+    list_filter = ["state"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

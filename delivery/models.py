@@ -80,6 +80,9 @@ class DeliveryAttempt(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True)
     sms_encoding = models.CharField(max_length=10, blank=True, help_text="GSM-7 or UCS-2, for SMS.")
     sms_segments = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Billed parts, for SMS.")
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Why this provider took the attempt, when an earlier one was passed over."
+    )
 
     class Meta:
         ordering = ["started_at"]
@@ -121,3 +124,30 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to}"
+
+
+class ProviderHealth(models.Model):
+    """A provider's circuit breaker as of its last change, written by the worker that changed
+    it. The live state is in Redis (`delivery.breaker_store`); this row is for operators."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+        HALF_OPEN = "half_open", "Half-open (probing)"
+
+    provider = models.CharField(max_length=30, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    weight = models.PositiveSmallIntegerField(
+        default=100, help_text="Percent of the traffic reaching it that the provider takes; the rest goes on."
+    )
+    successes = models.PositiveIntegerField(default=0, help_text="Successes in the rolling window at the change.")
+    failures = models.PositiveIntegerField(default=0, help_text="Failures in the rolling window at the change.")
+    detail = models.CharField(max_length=200, blank=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "provider health"
+        ordering = ["provider"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.state}"

@@ -10,10 +10,13 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.html import format_html
 
 from delivery.models import Delivery, Device
-from notifications.models import Template
+from notifications.channels import Channel
+from notifications.models import Category, Template
 from notifications.rendering import RenderError, build_context, render_message
+from preferences.unsubscribe import UnsubscribeTarget, unsubscribe_url
 
 DEFAULT_LOCALE = "en"
 
@@ -35,6 +38,20 @@ def _address(delivery: Delivery, device_tokens: dict[int, list[str]]) -> str:
     if delivery.channel == "push":
         return ",".join(device_tokens.get(user.pk, []))
     return str(user.pk)
+
+
+def _with_unsubscribe_link(content: dict, user_id: int, category: Category) -> dict:
+    """Add the one-click unsubscribe link: the email adapters put it in the List-Unsubscribe
+    headers, and a footer shows it to readers whose mail client has no unsubscribe button."""
+    url = unsubscribe_url(UnsubscribeTarget(user_id, category.slug, Channel.EMAIL.value))
+    footer = f"Unsubscribe from {category.name} emails: {url}"
+    parts = {"unsubscribe_url": url, "body": f"{content.get('body', '')}\n\n{footer}"}
+    html = content.get("html_body", "")
+    if html:
+        link = format_html('<p><a href="{}">Unsubscribe from {} emails</a></p>', url, category.name)
+        end = html.lower().rfind("</body>")
+        parts["html_body"] = f"{html[:end]}{link}{html[end:]}" if end >= 0 else f"{html}{link}"
+    return {**content, **parts}
 
 
 @dataclass
@@ -98,6 +115,8 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> Routes:
             delivery.content = {**delivery.content, **rendered.parts, "to": _address(delivery, device_tokens)}
             if delivery.channel == "push":
                 delivery.content["tokens"] = device_tokens.get(user.pk, [])
+            if delivery.channel == Channel.EMAIL and not notification.category.is_required:
+                delivery.content = _with_unsubscribe_link(delivery.content, user.pk, notification.category)
             if delivery.scheduled_for is not None and delivery.scheduled_for > now:
                 delivery.status = Delivery.Status.SCHEDULED
                 routes.to_schedule.append((delivery.pk, delivery.scheduled_for))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from delivery.chains import provider_chain
 from delivery.devices import devices_deactivate
 from delivery.models import Delivery, DeliveryAttempt
+from delivery.provider_health import provider_choose, provider_result_record, provider_slot_wait
 from delivery.providers.base import Outcome, OutgoingMessage, Provider, SendResult
 from delivery.retry_policy import backoff_seconds
 from delivery.sms_segments import sms_segments
@@ -60,6 +62,7 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
         html_body=content.get("html_body", ""),
         action_url=content.get("action_url", ""),
         tokens=tuple(content.get("tokens", ())),
+        unsubscribe_url=content.get("unsubscribe_url", ""),
         data={
             "notification_id": str(delivery.notification_id),
             "delivery_id": str(delivery.pk),
@@ -77,7 +80,18 @@ def delivery_send(delivery_id: int) -> SendStep:
     if delivery.provider_index >= len(chain):
         _finish(delivery, Delivery.Status.FAILED, reason="no provider left in the chain")
         return NOTHING_TO_DO
-    provider = chain[delivery.provider_index]
+    choice = provider_choose(chain, delivery.provider_index)
+    if choice.index is None:
+        # Not a failure: every provider left is known to be down, so nothing is attempted.
+        return _wait(delivery, choice.retry_at, f"waiting: {choice.note}")
+    if choice.index != delivery.provider_index:
+        _move_along_chain(delivery, choice.index, choice.note)
+    provider = chain[choice.index]
+    wait = provider_slot_wait(provider.name)
+    if wait:
+        # Spread the sends that found the queue for slots too long, so they don't return together.
+        retry_at = timezone.now() + timedelta(seconds=wait * random.uniform(1, 2))  # noqa: S311
+        return _wait(delivery, retry_at, f"waiting {wait:.1f}s for {provider.name}'s rate limit")
     message = outgoing_message(delivery)
     started_at = timezone.now()
     result = provider.send(message)
@@ -94,7 +108,9 @@ def delivery_send(delivery_id: int) -> SendStep:
         provider_message_id=result.provider_message_id,
         sms_encoding=encoding,
         sms_segments=segments,
+        note=f"passed over: {choice.note}"[:200] if choice.note else "",
     )
+    provider_result_record(provider.name, result, probe=choice.probe)
     if result.invalid_addresses and delivery.channel == Channel.PUSH:
         devices_deactivate(result.invalid_addresses)
     return _apply_result(delivery, provider, result, len(chain), finished_at)
@@ -157,6 +173,21 @@ def _fail_over_or_fail(delivery: Delivery, provider: Provider, chain_length: int
         return SendStep(NextStep.REQUEUE, queue=delivery.queue)
     _finish(delivery, Delivery.Status.FAILED, reason=f"gave up {why}"[:500], provider=provider.name)
     return NOTHING_TO_DO
+
+
+def _move_along_chain(delivery: Delivery, index: int, why: str) -> None:
+    """Hand the delivery to a later provider of its chain, as a failover does, without spending
+    attempts on the providers passed over; their breakers say they would fail."""
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING, claimed_at=delivery.claimed_at).update(
+        provider_index=index, provider_attempts=0, reason=f"passed over: {why}"[:500], updated_at=timezone.now()
+    )
+    delivery.provider_index, delivery.provider_attempts = index, 0
+
+
+def _wait(delivery: Delivery, retry_at: datetime, why: str) -> SendStep:
+    """Send later without counting an attempt: nothing was sent."""
+    _finish(delivery, Delivery.Status.SCHEDULED, reason=why[:500], scheduled_for=retry_at)
+    return SendStep(NextStep.RETRY_LATER, queue=delivery.queue, retry_at=retry_at)
 
 
 def _finish(delivery: Delivery, status: str, **fields: object) -> None:

@@ -109,8 +109,8 @@ class NotificationRequestAdmin(admin.ModelAdmin):
 
 @admin.register(InboxItem)
 class InboxItemAdmin(admin.ModelAdmin):
-    list_display = ["title", "user", "category", "created_at", "read_at"]
-    list_filter = ["category", "read_at"]
+    list_display = ["title", "user", "category", "created_at", "seen_at", "read_at", "archived_at"]
+    list_filter = ["category", "read_at", "archived_at"]
     search_fields = ["title", "user__username", "user__email"]
     list_select_related = ["user", "category"]
     raw_id_fields = ["user", "notification"]

@@ -54,6 +54,7 @@ class NotificationListApi(APIView):
             priority=values.get("priority"),
             channels=values.get("channels", []),
             idempotency_key=header_key or body_key,
+            dedup_key=values.get("dedup_key", ""),
             body_hash=body_hash({k: v for k, v in request.data.items() if k != "idempotency_key"}),
         )
         try:

@@ -20,7 +20,12 @@ class ApiRootApi(APIView):
                 "endpoints": {
                     "create notifications": "POST /api/v1/notifications",
                     "read a notification": "GET /api/v1/notifications/{id}",
-                    "in-app websocket": "/ws/notifications/ (session)",
+                    "mint an inbox token for a user's front end": "POST /api/v1/users/{id}/inbox-token",
+                    "inbox feed (session or Inbox-Token)": "GET /api/v1/inbox/items",
+                    "inbox counts": "GET /api/v1/inbox/counts",
+                    "mark one inbox item": "POST /api/v1/inbox/items/{id}/{read|unread|seen|archived|unarchived}",
+                    "mark inbox items or all": "POST /api/v1/inbox/{read|unread|seen|archived|unarchived}",
+                    "in-app websocket": "/ws/notifications/ (session, or ?token=<inbox token>; &after=<last id>)",
                 },
             }
         )

@@ -1,29 +1,94 @@
-"""The in-app websocket: one group per signed-in user."""
+"""The in-app websocket: one group per user, authenticated by session or inbox token.
+
+Browsers cannot set headers on a websocket, so a token travels in the query string:
+`/ws/notifications/?token=<token>`. A client that reconnects adds `after=<the last item id
+it saw>` and first receives, oldest first, every item it missed.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from notifications.inbox import inbox_group_name, inbox_unread_count
+from notifications.inbox import inbox_counts, inbox_group_name, inbox_item_payload
+from notifications.inbox_feed import MAX_ID, inbox_catch_up, inbox_latest_id
+from notifications.inbox_tokens import inbox_token_authenticate
 
 UNAUTHENTICATED_CLOSE_CODE = 4401
 
 
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return {name: values[-1] for name, values in params.items()}
+
+
+def _after(value: str | None) -> int | None:
+    """The `after` parameter; anything but a plain id is ignored (no catch-up) rather than
+    refused, so a client with a damaged watermark still gets live pushes."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    return min(int(value), MAX_ID)
+
+
+def _greeting(user_id: int, after: int | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    counts = inbox_counts(user_id).as_json()
+    hello: dict[str, Any] = {
+        "type": "hello",
+        "unread": counts["unread"],
+        "counts": counts,
+        "last_id": inbox_latest_id(user_id),
+    }
+    missed: list[dict[str, Any]] = []
+    if after is not None:
+        catch_up = inbox_catch_up(user_id, after)
+        hello["missed"] = len(catch_up.items)
+        hello["truncated"] = catch_up.truncated
+        missed = [
+            {
+                "type": "notification.created",
+                "item": inbox_item_payload(item),
+                "counts": counts,
+                "unread": counts["unread"],
+                "silent": False,
+                "catch_up": True,
+            }
+            for item in catch_up.items
+        ]
+    return hello, missed
+
+
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        user_id = await self._authenticate()
+        if user_id is None:
             await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
             return
-        self.group_name = inbox_group_name(user.pk)
+        self.group_name = inbox_group_name(user_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        unread = await database_sync_to_async(inbox_unread_count)(user.pk)
-        # Sent after group_add, so a client that has seen `hello` will see every later push.
-        await self.send_json({"type": "hello", "unread": unread})
+        # Read after group_add, so nothing stored from here on can slip between the catch-up
+        # and the live pushes; layer events wait until connect() returns, so they follow.
+        hello, missed = await database_sync_to_async(_greeting)(user_id, _after(_query(self.scope).get("after")))
+        self.caught_up_ids = {message["item"]["id"] for message in missed}
+        await self.send_json(hello)
+        for message in missed:
+            await self.send_json(message)
+
+    async def _authenticate(self) -> int | None:
+        """The user id, or None to refuse. A token must be valid and, next to a session,
+        name the same user: a token never silently wins over who is signed in."""
+        session_user = self.scope.get("user")
+        session_user_id = session_user.pk if session_user is not None and session_user.is_authenticated else None
+        token = _query(self.scope).get("token")
+        if token is None:
+            return session_user_id
+        token_user = await database_sync_to_async(inbox_token_authenticate)(token)
+        if token_user is None or (session_user_id is not None and token_user.pk != session_user_id):
+            return None
+        return token_user.pk
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
@@ -34,11 +99,24 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "message": "This socket only pushes; use the REST API to act."})
 
     async def inbox_item(self, event: dict[str, Any]) -> None:
+        if event["item"]["id"] in self.caught_up_ids:
+            return  # stored while this socket connected: already sent with the catch-up
         await self.send_json(
             {
                 "type": "notification.created",
                 "item": event["item"],
-                "unread": event["unread"],
+                "counts": event["counts"],
+                "unread": event["counts"]["unread"],
                 "silent": event.get("silent", False),
+            }
+        )
+
+    async def inbox_counts(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": "counts.updated",
+                "counts": event["counts"],
+                "unread": event["counts"]["unread"],
+                "change": event["change"],
             }
         )

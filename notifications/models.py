@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from notifications.channels import ALL_CHANNELS, Channel
@@ -19,6 +20,11 @@ class Priority(models.TextChoices):
     HIGH = "high", "High"
     NORMAL = "normal", "Normal"
     LOW = "low", "Low"
+
+
+class OverCapAction(models.TextChoices):
+    DIGEST = "digest", "Fold into a digest"
+    DROP = "drop", "Drop (throttled)"
 
 
 class Category(models.Model):
@@ -42,6 +48,29 @@ class Category(models.Model):
         default=dict,
         blank=True,
         help_text='Channel to use when another cannot reach the user or fails for good, e.g. {"push": "in_app"}.',
+    )
+    max_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most messages per user and channel in a clock hour; empty for no cap."
+    )
+    max_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most messages per user and channel in a UTC day; empty for no cap."
+    )
+    over_cap_action = models.CharField(
+        max_length=10,
+        choices=OverCapAction.choices,
+        default=OverCapAction.DIGEST,
+        help_text="What happens to a message over a cap. Required categories are never capped.",
+    )
+    burst_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="More than this many to one user and channel within the burst window fold into one digest.",
+    )
+    burst_window_seconds = models.PositiveIntegerField(default=300, validators=[MinValueValidator(1)])
+    dedup_window_seconds = models.PositiveIntegerField(
+        default=3600,
+        help_text="A request repeating a dedup_key for the same recipient within this many seconds is skipped; "
+        "0 turns deduplication off.",
     )
     enabled = models.BooleanField(default=True)
     sample_data = models.JSONField(default=dict, blank=True, help_text="Data used to validate and preview templates.")
@@ -162,6 +191,9 @@ class Notification(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     channels = models.JSONField(
         default=list, blank=True, help_text="Channels the request asked for; empty means the category's."
+    )
+    dedup_key = models.CharField(
+        max_length=255, blank=True, help_text="Repeats for the same recipient and category within its window collapse."
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACCEPTED)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

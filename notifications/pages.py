@@ -1,15 +1,24 @@
-"""Plain pages for people: the home page with the in-app feed of the signed-in user."""
+"""Plain pages for people: the home page, and a demo of the bell as an app would embed it."""
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
-from notifications.models import InboxItem
+from notifications.inbox_tokens import inbox_token_create
 
 
 def home_page(request: HttpRequest) -> HttpResponse:
-    items = []
-    if request.user.is_authenticated:
-        items = list(InboxItem.objects.filter(user=request.user).select_related("category")[:20])
-    return render(request, "home.html", {"items": items})
+    # The signed-in user's feed is the bell in the page header (base.html).
+    return render(request, "home.html")
+
+
+@login_required
+@require_safe
+def inbox_demo_page(request: HttpRequest) -> HttpResponse:
+    """The bell in token mode, with a token minted here the way an app's backend would mint
+    it through `POST /api/v1/users/{id}/inbox-token`."""
+    token = inbox_token_create(request.user)
+    return render(request, "demo/inbox.html", {"token": token})

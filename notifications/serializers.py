@@ -83,6 +83,9 @@ class NotificationCreateSerializer(serializers.Serializer):
         max_length=len(ALL_CHANNELS),
     )
     idempotency_key = serializers.CharField(max_length=255, required=False, allow_blank=False)
+    # Repeats of a key for the same recipient and category within the category's window
+    # collapse into the first. DRF's CharField already refuses NUL and lone surrogates.
+    dedup_key = serializers.CharField(max_length=255, required=False, allow_blank=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
@@ -124,4 +127,4 @@ class NotificationDetailSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["id", "category", "recipient", "priority", "status", "data", "created_at", "deliveries"]
+        fields = ["id", "category", "recipient", "priority", "status", "data", "dedup_key", "created_at", "deliveries"]

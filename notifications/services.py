@@ -28,6 +28,7 @@ class AcceptRequest:
     channels: list[str] = field(default_factory=list)
     idempotency_key: str | None = None
     body_hash: str = ""
+    dedup_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def notification_accept(api_key: ApiKey, request: AcceptRequest) -> AcceptResult
                         data=request.data,
                         priority=priority,
                         channels=request.channels,
+                        dedup_key=request.dedup_key,
                     )
                     for user in users
                 ]

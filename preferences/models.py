@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from notifications.channels import Channel
 from notifications.models import Category
+from preferences.digest_schedule import DAILY, HOURLY, OFF, WEEKLY, DigestSchedule, digest_schedule
 from preferences.quiet_hours import QuietHours
+
+
+class DigestFrequency(models.TextChoices):
+    OFF = OFF, "Off: send each message"
+    HOURLY = HOURLY, "Hourly"
+    DAILY = DAILY, "Daily at the digest hour"
+    WEEKLY = WEEKLY, "Weekly on the digest day and hour"
 
 
 def _every_day() -> list[int]:
@@ -28,6 +37,18 @@ class NotificationSettings(models.Model):
     )
     muted_channels = models.JSONField(default=list, blank=True, help_text="Channels muted for every category.")
     paused_until = models.DateTimeField(null=True, blank=True, help_text="Nothing but required categories until then.")
+    digest_frequency = models.CharField(
+        max_length=10,
+        choices=DigestFrequency.choices,
+        default=DigestFrequency.OFF,
+        help_text="For every category not set otherwise; required categories are never digested.",
+    )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(23)], help_text="Local hour of daily and weekly digests."
+    )
+    digest_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="Day of weekly digests (0 = Monday)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -48,6 +69,15 @@ class NotificationSettings(models.Model):
             days=frozenset(self.quiet_hours_days or ()),
         )
 
+    def digest_schedule(self, frequency: str | None = None) -> DigestSchedule | None:
+        """The user's digest schedule at `frequency` (their default when None)."""
+        return digest_schedule(
+            frequency if frequency is not None else self.digest_frequency,
+            self.timezone,
+            self.digest_hour,
+            self.digest_weekday,
+        )
+
 
 class Preference(models.Model):
     """An explicit choice; no row means the category's default (on)."""
@@ -58,6 +88,15 @@ class Preference(models.Model):
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="preferences")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     enabled = models.BooleanField(default=True)
+    digest_frequency = models.CharField(
+        max_length=10, choices=DigestFrequency.choices, blank=True, help_text="Empty: the user's default."
+    )
+    max_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The user's own cap; it can only lower the category's."
+    )
+    max_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The user's own cap; it can only lower the category's."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

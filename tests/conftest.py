@@ -27,6 +27,10 @@ FAST_PIPELINE_ENV = {
     "CLARION_RETRY_BASE_SECONDS": "0.2",
     "CLARION_RETRY_MAX_SECONDS": "1",
     "CLARION_PROVIDER_TIMEOUT_SECONDS": "5",
+    # Breakers that judge a provider over two seconds, not a minute, and probe again after a
+    # fifth of one, so that an outage a test plays out by a count of errors ends in seconds.
+    "CLARION_BREAKER_WINDOW_SECONDS": "2",
+    "CLARION_BREAKER_COOLDOWN_SECONDS": "0.2",
     "CLARION_LOG_LEVEL": "INFO",
 }
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from delivery.models import Delivery, DeliveryAttempt, Device
 from notifications.api_keys import api_key_create
-from notifications.models import ApiKey, Category, Notification, NotificationRequest, Template
+from notifications.models import ApiKey, Category, InboxItem, Notification, NotificationRequest, Template
 from preferences.models import NotificationSettings, Preference
 
 
@@ -133,3 +133,16 @@ class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyAttribute(lambda attempt: attempt.started_at)
     outcome = DeliveryAttempt.Outcome.DELIVERED
+
+
+class InboxItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboxItem
+
+    user = factory.SubFactory(UserFactory)
+    notification = factory.SubFactory(
+        NotificationFactory, recipient=factory.SelfAttribute("..user"), category=factory.SelfAttribute("..category")
+    )
+    category = factory.SubFactory(CategoryFactory, slug="comment_reply")
+    title = factory.Sequence(lambda n: f"Item {n}")
+    body = "Something happened."

@@ -19,7 +19,8 @@ class Outcome(enum.StrEnum):
 class OutgoingMessage:
     """A rendered message for one address. `reference` is the delivery id, passed to the
     provider as its idempotency or reference key where it has one. A push goes to every
-    active device of the user: `tokens` lists them."""
+    active device of the user: `tokens` lists them. An email with an `unsubscribe_url`
+    carries it in RFC 8058 one-click headers (`email_headers`)."""
 
     channel: str
     reference: str
@@ -31,6 +32,18 @@ class OutgoingMessage:
     action_url: str = ""
     data: dict[str, str] = field(default_factory=dict)
     tokens: tuple[str, ...] = ()
+    unsubscribe_url: str = ""
+
+    @property
+    def email_headers(self) -> dict[str, str]:
+        if not self.unsubscribe_url:
+            return {}
+        # Mail clients show an unsubscribe button for List-Unsubscribe and, seeing the Post
+        # header, POST "List-Unsubscribe=One-Click" to the URL themselves (RFC 8058).
+        return {
+            "List-Unsubscribe": f"<{self.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
 
 
 @dataclass(frozen=True)

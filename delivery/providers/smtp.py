@@ -69,7 +69,7 @@ class SmtpEmailProvider:
             body=message.body,
             from_email=config.sender,
             to=[message.to],
-            headers={"Message-ID": message_id, "X-Clarion-Delivery": message.reference},
+            headers={"Message-ID": message_id, "X-Clarion-Delivery": message.reference, **message.email_headers},
             connection=connection,
         )
         if message.html_body:

@@ -2,6 +2,13 @@
 
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import F
+
+
+def read_items_were_seen(apps, schema_editor):
+    # Items read before `seen_at` existed were seen then too; else they would count as unseen.
+    InboxItem = apps.get_model("notifications", "InboxItem")
+    InboxItem.objects.filter(read_at__isnull=False, seen_at__isnull=True).update(seen_at=F("read_at"))
 
 
 class Migration(migrations.Migration):
@@ -47,4 +54,5 @@ class Migration(migrations.Migration):
             model_name='inboxitem',
             index=models.Index(condition=models.Q(('archived_at__isnull', True), ('read_at__isnull', True)), fields=['user', '-created_at', '-id'], name='inbox_user_unread'),
         ),
+        migrations.RunPython(read_items_were_seen, migrations.RunPython.noop),
     ]

@@ -176,11 +176,11 @@ def test_route_renders_addresses_and_queues_each_pending_delivery(category, ada)
     deliveries = deliveries_of(notification)
     assert routes == {channel: [deliveries[channel].pk] for channel in ("email", "sms", "push", "in_app")}
     assert all(d.status == Delivery.Status.QUEUED for d in deliveries.values())
-    assert deliveries["email"].content == {
-        "subject": "Hello Ada",
-        "body": "Hi Ada, this is ada's message.",
-        "to": "ada@example.com",
-    }
+    email = deliveries["email"].content
+    assert (email["subject"], email["to"]) == ("Hello Ada", "ada@example.com")
+    assert email["body"] == (
+        f"Hi Ada, this is ada's message.\n\nUnsubscribe from Comment Reply emails: {email['unsubscribe_url']}"
+    )
     assert deliveries["sms"].content["to"] == "+15555550100"
     assert deliveries["push"].content["to"] == "ada-phone"
     assert deliveries["in_app"].content["to"] == str(ada.pk)

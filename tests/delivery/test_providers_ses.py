@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from email import message_from_string, policy
+
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from delivery.providers.base import Outcome, OutgoingMessage
@@ -55,6 +58,34 @@ def test_ses_sends_the_html_part_when_there_is_one(moto_server, ses_provider):
     assert result.outcome == Outcome.DELIVERED
     # moto keeps the HTML part of a two-part message.
     assert [sent.body for sent in moto_server.sent_emails()] == ["<p>html</p>"]
+
+
+def test_ses_message_with_an_unsubscribe_url_goes_as_mime_with_the_one_click_headers(moto_server, ses_provider):
+    moto_server.verify_sender()
+    url = "https://notify.example.com/unsubscribe/" + "t" * 100
+    message = OutgoingMessage(
+        channel="email",
+        reference="44",
+        to="ada@example.com",
+        subject="Hi",
+        body=f"text\n\nUnsubscribe: {url}",
+        html_body="<p>html</p>",
+        unsubscribe_url=url,
+    )
+
+    result = ses_provider(moto_server.url).send(message)
+
+    assert result.outcome == Outcome.DELIVERED
+    # moto drops the headers of Simple content, so the adapter sends raw MIME; moto keeps it whole.
+    [raw] = requests.get(f"{moto_server.url}/moto-api/data.json", timeout=10).json()["ses"]["RawMessage"]
+    assert raw["id"] == result.provider_message_id
+    sent = message_from_string(raw["raw_data"], policy=policy.default)
+    # The long header is folded onto a continuation line; unfolded, only whitespace precedes it.
+    assert sent["List-Unsubscribe"].strip() == f"<{url}>"
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (sent["From"], sent["To"], sent["Subject"]) == (SENDER, "ada@example.com", "Hi")
+    assert sent.get_body(("plain",)).get_content() == f"text\n\nUnsubscribe: {url}"
+    assert sent.get_body(("html",)).get_content() == "<p>html</p>"
 
 
 def test_ses_unverified_sender_is_a_permanent_message_rejected(moto_server, ses_provider):

@@ -52,6 +52,20 @@ def test_smtp_sends_text_and_html_as_alternatives(smtp_server):
     assert parts == {"text/plain": "text", "text/html": "<p>html</p>"}
 
 
+def test_smtp_message_with_an_unsubscribe_url_carries_the_one_click_headers(smtp_server):
+    url = "https://notify.example.com/unsubscribe/" + "t" * 100
+    message = OutgoingMessage(channel="email", reference="44", to="ada@example.com", body="text", unsubscribe_url=url)
+
+    smtp_provider(smtp_server.port).send(message)
+    smtp_provider(smtp_server.port).send(MESSAGE)
+
+    with_link, without_link = smtp_server.messages
+    # A long header is folded onto a continuation line; readers unfold it.
+    assert " ".join(with_link["List-Unsubscribe"].split()) == f"<{url}>"
+    assert with_link["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (without_link["List-Unsubscribe"], without_link["List-Unsubscribe-Post"]) == (None, None)
+
+
 def test_smtp_rejected_recipient_is_permanent_smtp_550(smtp_server):
     smtp_server.handler.behaviour.reject_recipients.add("ada@example.com")
 

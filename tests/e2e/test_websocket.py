@@ -64,7 +64,12 @@ def test_inbox_socket_accepts_a_signed_in_user_with_a_hello(processes):
     ada = factories.UserFactory(username="ada")
 
     with inbox_socket(base_url, session_of(ada)) as socket:
-        assert json.loads(socket.recv(timeout=10)) == {"type": "hello", "unread": 0}
+        assert json.loads(socket.recv(timeout=10)) == {
+            "type": "hello",
+            "unread": 0,
+            "counts": {"unseen": 0, "unread": 0, "total": 0},
+            "last_id": None,
+        }
 
 
 def test_each_user_hears_only_their_own_in_app_notifications(processes):

@@ -20,7 +20,8 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from delivery.models import Delivery, OutboxMessage
+from delivery.models import Delivery, OutboxMessage, ProviderHealth
+from digests.models import DigestItem, DigestTemplate
 from notifications.api_keys import api_key_authenticate
 from notifications.models import ApiKey, InboxItem
 from tests import factories
@@ -61,7 +62,14 @@ def one_of_everything(db) -> None:
     delivery = factories.DeliveryFactory(notification=notification, status=Delivery.Status.SENT)
     factories.DeliveryAttemptFactory(delivery=delivery, provider_message_id="<m@clarion>")
     InboxItem.objects.create(user=user, notification=notification, category=category, title="Hello")
+    DigestItem.objects.create(
+        user=user, category=category, channel="email", notification=notification, due_at=timezone.now()
+    )
+    DigestTemplate.objects.create(category=category, channel="email", subject="{{ count }} new", body="{{ count }}")
     OutboxMessage.objects.create(channel="email", reference=str(delivery.pk), to="ada@example.com", subject="Hi")
+    ProviderHealth.objects.create(
+        provider="twilio", state=ProviderHealth.State.OPEN, weight=0, failures=20, changed_at=timezone.now()
+    )
     Group.objects.create(name="operators")
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
     CrontabSchedule.objects.create(minute="0", hour="3")

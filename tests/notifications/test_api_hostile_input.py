@@ -47,6 +47,7 @@ valid_bodies = st.fixed_dictionaries(
         "priority": st.sampled_from(["high", "normal", "low"]),
         "channels": st.lists(st.sampled_from(["email", "sms", "push", "in_app"]), min_size=1, max_size=4, unique=True),
         "idempotency_key": st.text(min_size=1, max_size=20),
+        "dedup_key": st.text(min_size=1, max_size=300),
     },
 )
 # What may replace one field of a valid body, or arrive as an extra one.
@@ -56,7 +57,10 @@ hostile_values = st.one_of(
     st.lists(known_recipients | odd_recipients, max_size=8),
     st.lists(st.sampled_from(["email", "fax", "", "in_app"]) | json_values, max_size=5),
 )
-field_names = st.sampled_from(["category", "recipients", "data", "priority", "channels", "idempotency_key"]) | any_text
+field_names = (
+    st.sampled_from(["category", "recipients", "data", "priority", "channels", "idempotency_key", "dedup_key"])
+    | any_text
+)
 
 
 @st.composite
@@ -177,6 +181,8 @@ def world(db) -> str:
 @example(body={"category": "comment_reply", "recipients": ["ada"], "\ud800": 1}, ascii_only=True)
 @example(body={"category": "comment_reply", "recipients": ["²"]}, ascii_only=False)
 @example(body={"category": "comment_reply", "recipients": ["ada"], "idempotency_key": "a\x00"}, ascii_only=True)
+@example(body={"category": "comment_reply", "recipients": ["ada"], "dedup_key": "a\x00"}, ascii_only=True)
+@example(body={"category": "comment_reply", "recipients": ["ada"], "dedup_key": "\ud800"}, ascii_only=True)
 def test_plausible_bodies_never_cause_a_server_error(world, body, ascii_only):
     response = client_for(world).generic("POST", URL, raw_json(body, ascii_only), content_type="application/json")
 

@@ -4,13 +4,17 @@ It speaks Twilio's wire format (form-encoded To/From/Body, HTTP Basic auth with 
 SID and auth token, 201 with a JSON message resource; errors as JSON with Twilio's `code`,
 `message`, `more_info` and `status`), records what it accepts, and can be told to fail:
 `fail_next` answers the next requests with a given status and code (and Retry-After),
-`unsubscribed` numbers get 21610, malformed numbers 21211, wrong credentials 20003.
+`unsubscribed` numbers get 21610, malformed numbers 21211, wrong credentials 20003;
+`fail_randomly` answers a share of requests with an error (a storm or an outage). It notes
+each request's arrival time (`arrivals`), so a test can count requests per second.
 """
 
 from __future__ import annotations
 
 import base64
+import random
 import re
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -50,6 +54,9 @@ class TwilioBehaviour:
     unsubscribed: set[str] = field(default_factory=set)
     hold_seconds: float = 0.0  # keep every request waiting this long (to make the client time out)
     failures: deque[Failure] = field(default_factory=deque)
+    random_failure: Failure | None = None  # answered to a `random_failure_rate` share of requests
+    random_failure_rate: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(3))
 
 
 class TwilioHandler(StubHandler):
@@ -58,8 +65,11 @@ class TwilioHandler(StubHandler):
         body = self.read_body()
         with stub.lock:
             stub.request_count += 1
+            stub.arrivals.append(time.time())
             behaviour = stub.behaviour
             failure = behaviour.failures.popleft() if behaviour.failures else None
+            if failure is None and behaviour.random_failure_rate > behaviour.rng.random():
+                failure = behaviour.random_failure
         if behaviour.hold_seconds and not self.hold(behaviour.hold_seconds):
             return
         match = MESSAGES_PATH.match(self.path)
@@ -151,6 +161,7 @@ class TwilioStub(HttpStub):
         self.behaviour = TwilioBehaviour()
         self.sent: list[SentSms] = []
         self.request_count = 0
+        self.arrivals: list[float] = []  # epoch seconds, one per request
 
     def fail_next(
         self,
@@ -165,6 +176,12 @@ class TwilioStub(HttpStub):
         with self.lock:
             for _ in range(times):
                 self.behaviour.failures.append(Failure(status, code, message, retry_after, json_body))
+
+    def fail_randomly(self, rate: float, status: int = 503, code: int | None = 20503, message: str = "") -> None:
+        """Answer a `rate` share of requests (0 to 1) with this error; 0 ends it."""
+        with self.lock:
+            self.behaviour.random_failure = Failure(status, code, message or "Service Unavailable")
+            self.behaviour.random_failure_rate = rate
 
     def messages(self) -> list[SentSms]:
         with self.lock:

@@ -1,0 +1,69 @@
+"""A global rate limit per provider: a token bucket in Redis, shared by every worker.
+
+The bucket holds one token, refilled a little slower than the provider's rate (`HEADROOM`),
+so sends are spaced just over 1/rate apart across all workers and no one-second span holds
+more than `rate` of them: a burst cannot exceed the provider's quota. A caller that finds
+no token may reserve the next free slot (the bucket goes into debt, so callers queue up in
+order) and sleep until it, provided the slot is within `max_wait`; otherwise nothing is
+reserved and the caller sends later.
+Time is Redis' own clock, the one every worker shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+KEY_PREFIX = "clarion:ratelimit"
+# The provider counts arrivals, not our slots, and the way there can bunch sends that left
+# evenly spaced. Spacing them 5% wider than the rate leaves about 50 ms a second for that
+# jitter before the provider could count more than `rate` in one second.
+HEADROOM = 0.05
+
+# KEYS[1]: the bucket. ARGV: rate (tokens/s), capacity, the longest wait to reserve (s).
+# Returns {granted (0/1), seconds until the slot, Redis' time}; numbers as strings, since
+# Redis truncates Lua numbers to integers.
+RATE_LIMIT_LUA = """
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(stored[1]) or capacity
+local at = tonumber(stored[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens < 1 then
+  wait = (1 - tokens) / rate
+end
+if wait > max_wait then
+  return {0, string.format('%.6f', wait), string.format('%.6f', now)}
+end
+tokens = tokens - 1
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', now))
+redis.call('EXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1)
+return {1, string.format('%.6f', wait), string.format('%.6f', now)}
+"""
+
+
+@dataclass(frozen=True)
+class Grant:
+    granted: bool  # a slot is reserved: send after `wait_seconds`
+    wait_seconds: float  # until the slot, or (not granted) until a token would be free
+    slot_at: float  # Redis' time of the slot
+
+
+class TokenBucket:
+    def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX, capacity: float = 1.0) -> None:
+        self._script = client.register_script(RATE_LIMIT_LUA)
+        self._prefix = prefix
+        self._capacity = capacity
+
+    def acquire(self, provider: str, rate: float, max_wait: float) -> Grant:
+        granted, wait, now = self._script(
+            keys=[f"{self._prefix}:{provider}"], args=[rate * (1 - HEADROOM), self._capacity, max_wait]
+        )
+        wait_seconds = float(wait)
+        return Grant(granted=bool(int(granted)), wait_seconds=wait_seconds, slot_at=float(now) + wait_seconds)

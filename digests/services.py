@@ -1,0 +1,162 @@
+"""Flushing due digests: one message per user × category × channel, exactly once.
+
+A flusher locks the due items it takes (`select_for_update(skip_locked=True)`), so a second
+flusher running at the same time skips them instead of sending them again; it creates the
+digest's Notification and Delivery, marks the items flushed, and commits before anything
+is published. The delivery is then sent like any other (`queued` on its channel queue, or
+`scheduled` when quiet hours or a pause hold it), and the sweeper recovers it if the
+publish is lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from delivery.models import Delivery, Device
+from delivery.planning import category_rule, recipients_load
+from digests.models import DigestItem
+from digests.rendering import ITEMS_SHOWN, digest_context, digest_render, digest_template_for, item_titles
+from notifications.models import Notification, Priority
+from notifications.rendering import RenderError
+from preferences.policy import Action, Decision, decide_digest
+
+FLUSH_BATCH = 2000
+DEFAULT_LOCALE = "en"
+
+GroupKey = tuple[int, int, str]  # user, category, channel
+
+
+@dataclass
+class FlushResult:
+    """What the caller publishes after commit."""
+
+    to_send: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    to_schedule: list[tuple[int, datetime]] = field(default_factory=list)
+    digests: int = 0
+    more: bool = False  # the batch was full: flush again
+
+
+def _lock_due(now: datetime) -> tuple[dict[GroupKey, list[DigestItem]], bool]:
+    items = list(
+        DigestItem.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(flushed_at__isnull=True, due_at__lte=now)
+        .select_related("category", "notification", "user__notification_settings")
+        .order_by("user_id", "category_id", "channel", "created_at", "pk")[:FLUSH_BATCH]
+    )
+    groups: dict[GroupKey, list[DigestItem]] = defaultdict(list)
+    for item in items:
+        groups[(item.user_id, item.category_id, item.channel)].append(item)
+    full = len(items) == FLUSH_BATCH
+    if full and len(groups) > 1:
+        # The last group may go on past the batch: leave all of it for the next round
+        # rather than split one digest in two.
+        groups.pop(next(reversed(groups)))
+    return groups, full
+
+
+def _address(user: Any, channel: str, tokens: list[str]) -> str:
+    if channel == "email":
+        return user.email
+    if channel == "sms":
+        return user.notification_settings.phone_number
+    if channel == "push":
+        return ",".join(tokens)
+    return str(user.pk)
+
+
+def _render(items: list[DigestItem], locale: str) -> dict[str, str]:
+    first = items[0]
+    user, category, channel = first.user, first.category, first.channel
+    recipient = {"name": user.get_full_name() or user.get_username(), "username": user.get_username()}
+    recipient["email"] = user.email
+    shown = items[:ITEMS_SHOWN]
+    titles = item_titles(category, channel, locale, [item.notification.data for item in shown], recipient)
+    context_items = [
+        {"title": title, "data": item.notification.data, "created_at": item.created_at.isoformat()}
+        for item, title in zip(shown, titles, strict=True)
+    ]
+    template = digest_template_for(category, channel, locale)
+    return digest_render(template, digest_context(category, len(items), context_items, recipient))
+
+
+def _digest_delivery(digest: Notification, items: list[DigestItem], decision: Decision, tokens: list[str]) -> Delivery:
+    user, channel = digest.recipient, decision.channel
+    delivery = Delivery(
+        notification=digest,
+        channel=channel,
+        queue=channel,
+        reason=f"digest of {len(items)} notifications: {decision.reason}"[:500],
+        status=Delivery.Status.SKIPPED,
+    )
+    if decision.action == Action.SKIP:
+        return delivery
+    settings = getattr(user, "notification_settings", None)
+    try:
+        parts = _render(items, settings.locale if settings else DEFAULT_LOCALE)
+    except RenderError as error:
+        delivery.status = Delivery.Status.FAILED
+        delivery.reason = f"digest template error in {error.field}: {error.message}"[:500]
+        return delivery
+    delivery.content = {**parts, "to": _address(user, channel, tokens)}
+    if channel == "push":
+        delivery.content["tokens"] = tokens
+    if decision.action == Action.DEFER:
+        delivery.status = Delivery.Status.SCHEDULED
+        delivery.scheduled_for = decision.defer_until
+    else:
+        delivery.status = Delivery.Status.QUEUED
+    return delivery
+
+
+def digest_flush(now: datetime | None = None) -> FlushResult:
+    """Send every digest due by `now`, one batch of items at a time (`more` asks for another)."""
+    now = now or timezone.now()
+    result = FlushResult()
+    with transaction.atomic():
+        groups, result.more = _lock_due(now)
+        if not groups:
+            return result
+        users = {items[0].user_id: items[0].user for items in groups.values()}
+        recipients = recipients_load(users.values(), {category_id for _, category_id, _ in groups})
+        tokens: dict[int, list[str]] = defaultdict(list)
+        push_users = [user_id for user_id, _, channel in groups if channel == "push"]
+        for user_id, token in Device.objects.filter(user_id__in=push_users, active=True).values_list(
+            "user_id", "token"
+        ):
+            tokens[user_id].append(token)
+
+        digests, deliveries, flushed = [], [], []
+        for (user_id, _, channel), items in groups.items():
+            category = items[0].category
+            decision = decide_digest(category_rule(category), channel, recipients[user_id], now)
+            # A digest belongs to no API call of its own; it hangs off the latest item's.
+            digest = Notification(
+                request_id=items[-1].notification.request_id,
+                category=category,
+                recipient=users[user_id],
+                data={"digest": {"count": len(items)}},
+                priority=Priority.NORMAL,
+                channels=[channel],
+                status=Notification.Status.PLANNED,
+            )
+            digests.append(digest)
+            deliveries.append(_digest_delivery(digest, items, decision, tokens[user_id]))
+            for item in items:
+                item.flushed_at, item.digest = now, digest
+            flushed += items
+        Notification.objects.bulk_create(digests)
+        Delivery.objects.bulk_create(deliveries)
+        DigestItem.objects.bulk_update(flushed, ["flushed_at", "digest"])
+    for delivery in deliveries:
+        if delivery.status == Delivery.Status.QUEUED:
+            result.to_send[delivery.queue].append(delivery.pk)
+        elif delivery.status == Delivery.Status.SCHEDULED:
+            result.to_schedule.append((delivery.pk, delivery.scheduled_for))
+    result.digests = len(digests)
+    return result
