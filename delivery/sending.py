@@ -35,9 +35,11 @@ class SendStep:
     next_step: NextStep
     queue: str = ""
     retry_at: datetime | None = None
+    failed: bool = False  # the delivery ended `failed`: its fallback channel, if any, is next
 
 
 NOTHING_TO_DO = SendStep(NextStep.NONE)
+FAILED_FOR_GOOD = SendStep(NextStep.NONE, failed=True)
 
 
 def delivery_claim(delivery_id: int) -> datetime | None:
@@ -79,7 +81,7 @@ def delivery_send(delivery_id: int) -> SendStep:
     chain = provider_chain(delivery.channel)
     if delivery.provider_index >= len(chain):
         _finish(delivery, Delivery.Status.FAILED, reason="no provider left in the chain")
-        return NOTHING_TO_DO
+        return FAILED_FOR_GOOD
     choice = provider_choose(chain, delivery.provider_index)
     if choice.index is None:
         # Not a failure: every provider left is known to be down, so nothing is attempted.
@@ -137,7 +139,7 @@ def _apply_result(
             # address is bad everywhere, so that does not fail over.
             return _fail_over_or_fail(delivery, provider, chain_length, f"{failure}"[:500])
         _finish(delivery, Delivery.Status.FAILED, reason=failure, provider=provider.name)
-        return NOTHING_TO_DO
+        return FAILED_FOR_GOOD
 
     attempts = delivery.provider_attempts + 1
     if attempts < settings.CLARION_MAX_ATTEMPTS_PER_PROVIDER:
@@ -172,7 +174,7 @@ def _fail_over_or_fail(delivery: Delivery, provider: Provider, chain_length: int
         )
         return SendStep(NextStep.REQUEUE, queue=delivery.queue)
     _finish(delivery, Delivery.Status.FAILED, reason=f"gave up {why}"[:500], provider=provider.name)
-    return NOTHING_TO_DO
+    return FAILED_FOR_GOOD
 
 
 def _move_along_chain(delivery: Delivery, index: int, why: str) -> None:

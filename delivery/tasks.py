@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.celery import CRITICAL_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
+from delivery.fallback import fallback_after_failure
 from delivery.planning import notifications_plan
 from delivery.routing import deliveries_route
 from delivery.sending import NextStep, delivery_release, delivery_send
@@ -63,6 +64,10 @@ def notification_plan_task(notification_ids: list[str]) -> None:
 
 @shared_task
 def delivery_route_task(notification_ids: list[str]) -> None:
+    _route_and_publish(notification_ids)
+
+
+def _route_and_publish(notification_ids: Sequence[str]) -> None:
     routes = deliveries_route(notification_ids)
     deliveries_publish(routes.to_send)
     for delivery_id, eta in routes.to_schedule:
@@ -77,6 +82,10 @@ def delivery_send_task(delivery_ids: list[int]) -> None:
             deliveries_publish({step.queue: [delivery_id]})
         elif step.next_step == NextStep.RETRY_LATER:
             delivery_release_schedule(delivery_id, step.retry_at)
+        elif step.failed:
+            notification_id = fallback_after_failure(delivery_id)
+            if notification_id is not None:
+                _route_and_publish([str(notification_id)])
 
 
 @shared_task

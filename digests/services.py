@@ -24,7 +24,7 @@ from digests.models import DigestItem
 from digests.rendering import ITEMS_SHOWN, digest_context, digest_render, digest_template_for, item_titles
 from notifications.models import Notification, Priority
 from notifications.rendering import RenderError
-from preferences.policy import Action, Decision, decide_digest
+from preferences.policy import Action, Decision, decide_single
 
 FLUSH_BATCH = 2000
 DEFAULT_LOCALE = "en"
@@ -134,7 +134,7 @@ def digest_flush(now: datetime | None = None) -> FlushResult:
         digests, deliveries, flushed = [], [], []
         for (user_id, _, channel), items in groups.items():
             category = items[0].category
-            decision = decide_digest(category_rule(category), channel, recipients[user_id], now)
+            decision = decide_single(category_rule(category), channel, recipients[user_id], now)
             # A digest belongs to no API call of its own; it hangs off the latest item's.
             digest = Notification(
                 request_id=items[-1].notification.request_id,

@@ -199,8 +199,9 @@ def decide(
     return decisions
 
 
-def decide_digest(category: CategoryRule, channel: str, recipient: Recipient, now: datetime) -> Decision:
-    """How a due digest goes out: as any message would now (a mute, an opt-out or a lost
-    address since skips it; quiet hours defer it), but never digested or capped again."""
+def decide_single(category: CategoryRule, channel: str, recipient: Recipient, now: datetime) -> Decision:
+    """One channel decided outside a notification's own plan — a due digest, or a fallback
+    after a channel failed for good: as any message would be now (a mute, an opt-out or a
+    lost address skips it; quiet hours defer it), but never digested or capped again."""
     uncapped = replace(category, caps=CapLimits(), burst=None)
     return decide_channel(uncapped, channel, replace(recipient, digest=None, digests={}), now)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from delivery.chains import provider_chain
+from delivery.fallback import fallback_after_failure
 from delivery.models import Delivery
 from delivery.planning import notifications_plan
 from delivery.providers.base import OutgoingMessage, SendResult
@@ -108,3 +109,29 @@ def test_a_stale_claim_cannot_overwrite_the_result_of_the_claim_that_replaced_it
     # The stale worker's retryable result did not move the row: the newer claim still owns it.
     assert reloaded.status == Delivery.Status.SENDING
     assert reloaded.provider_attempts == 0
+
+
+def test_a_failed_channel_hands_over_to_its_fallback_once(ada):
+    category = factories.category_with_templates(
+        slug="shipped", channels=("sms", "email"), fallback_channels={"sms": "email"}
+    )
+    failed = factories.DeliveryFactory(
+        notification=factories.NotificationFactory(category=category, recipient=ada), channel="sms", status="failed"
+    )
+
+    assert fallback_after_failure(failed.pk) == failed.notification_id
+    assert fallback_after_failure(failed.pk) is None
+    email = Delivery.objects.get(notification=failed.notification, channel="email")
+    assert email.status == Delivery.Status.PENDING
+    assert email.reason.startswith("fallback after sms failed:")
+
+
+def test_no_fallback_for_a_delivery_that_did_not_fail_or_a_category_without_one(ada, category):
+    sent = factories.DeliveryFactory(
+        notification=factories.NotificationFactory(category=category, recipient=ada), status="sent"
+    )
+    failed = factories.DeliveryFactory(
+        notification=factories.NotificationFactory(category=category, recipient=ada), status="failed"
+    )
+    assert fallback_after_failure(sent.pk) is None
+    assert fallback_after_failure(failed.pk) is None

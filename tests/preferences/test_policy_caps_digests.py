@@ -16,7 +16,7 @@ from preferences.policy import (
     Recipient,
     counted_windows,
     decide,
-    decide_digest,
+    decide_single,
     send_time,
 )
 from preferences.quiet_hours import QuietHours
@@ -241,7 +241,7 @@ def test_a_duplicate_adds_no_fallback_channel():
 def test_a_due_digest_is_sent_now_however_full_the_caps_and_whatever_the_schedule():
     who = recipient({HOUR: 99, DAY: 99}, digest=DigestSchedule(HOURLY))
 
-    decision = decide_digest(COMMENTS, "email", who, NOW)
+    decision = decide_single(COMMENTS, "email", who, NOW)
 
     assert decision.action == Action.SEND_NOW
 
@@ -256,6 +256,6 @@ def test_a_due_digest_is_sent_now_however_full_the_caps_and_whatever_the_schedul
     ],
 )
 def test_a_due_digest_respects_quiet_hours_mutes_opt_outs_and_addresses_as_they_are_now(change, action):
-    decision = decide_digest(COMMENTS, "email", replace(recipient(), **change), NOW)
+    decision = decide_single(COMMENTS, "email", replace(recipient(), **change), NOW)
 
     assert decision.action == action
