@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from delivery.devices import device_remove, devices_for_user
 from notifications.channels import Channel
+from preferences.models import DigestFrequency
 from preferences.selectors import preferences_snapshot
 from preferences.services import preferences_update
 from preferences.validation import SettingsError, timezone_names
@@ -44,8 +45,14 @@ def changes_from_form(form: QueryDict, category_slugs: list[str]) -> dict[str, A
     categories = {
         slug: {channel: f"pref:{slug}:{channel}" in form for channel in Channel.values} for slug in category_slugs
     }
+    digest: dict[str, Any] = {"frequency": form.get("digest_frequency", "off")}
+    for key in ("hour", "weekday"):
+        raw = form.get(f"digest_{key}")
+        if raw is not None:
+            digest[key] = int(raw) if raw.isdigit() else raw
     return {
         "timezone": zone,
+        "digest": digest,
         "phone_number": form.get("phone_number", "").strip(),
         "quiet_hours": quiet,
         "muted_channels": form.getlist("muted_channels"),
@@ -77,6 +84,8 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
         "channels": Channel.choices,
         "timezones": timezone_names(),
         "weekdays": list(enumerate(WEEKDAYS)),
+        "hours": range(24),
+        "digest_frequencies": DigestFrequency.choices,
         "paused_local": paused_local,
         "devices": devices_for_user(request.user),
         "errors": errors,

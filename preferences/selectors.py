@@ -33,6 +33,9 @@ class PreferencesSnapshot:
     quiet_hours_days: list[int]
     muted_channels: list[str]
     paused_until: datetime | None
+    digest_frequency: str
+    digest_hour: int
+    digest_weekday: int
     categories: list[CategoryChoices] = field(default_factory=list)
 
     def as_json(self) -> dict:
@@ -51,6 +54,7 @@ class PreferencesSnapshot:
             "quiet_hours": quiet,
             "muted_channels": self.muted_channels,
             "paused_until": self.paused_until.isoformat() if self.paused_until else None,
+            "digest": {"frequency": self.digest_frequency, "hour": self.digest_hour, "weekday": self.digest_weekday},
             "categories": {
                 c.slug: {"name": c.name, "required": c.required, "channels": c.channels} for c in self.categories
             },
@@ -90,5 +94,8 @@ def preferences_snapshot(user: AbstractBaseUser) -> PreferencesSnapshot:
         quiet_hours_days=list(settings.quiet_hours_days or []),
         muted_channels=list(settings.muted_channels or []),
         paused_until=settings.paused_until,
+        digest_frequency=settings.digest_frequency,
+        digest_hour=settings.digest_hour,
+        digest_weekday=settings.digest_weekday,
         categories=categories,
     )

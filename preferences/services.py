@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from notifications.channels import ALL_CHANNELS
 from notifications.models import Category
-from preferences.models import NotificationSettings, Preference
+from preferences.models import DigestFrequency, NotificationSettings, Preference
 from preferences.validation import (
     SettingsError,
     clean_channels,
@@ -22,7 +22,7 @@ from preferences.validation import (
 )
 
 SETTINGS_KEYS = frozenset(
-    {"timezone", "locale", "phone_number", "quiet_hours", "muted_channels", "paused_until", "categories"}
+    {"timezone", "locale", "phone_number", "quiet_hours", "muted_channels", "paused_until", "digest", "categories"}
 )
 DEFAULTS: dict[str, Any] = {
     "timezone": "UTC",
@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "quiet_hours": None,
     "muted_channels": [],
     "paused_until": None,
+    "digest": {"frequency": "off", "hour": 8, "weekday": 0},
     "categories": {},
 }
 
@@ -48,6 +49,24 @@ def _clean_quiet_hours(value: Any) -> dict[str, Any]:
         raise SettingsError({"quiet_hours.end": "The end must differ from the start."})
     days = clean_days(value.get("days", list(range(7))))
     return {"quiet_hours_start": start, "quiet_hours_end": end, "quiet_hours_days": days}
+
+
+def _clean_digest(value: Any) -> dict[str, Any]:
+    """{"frequency": "off" | "hourly" | "daily" | "weekly", "hour": 0-23, "weekday": 0-6}."""
+    if not isinstance(value, dict):
+        raise SettingsError({"digest": 'An object like {"frequency": "daily", "hour": 8}.'})
+    fields: dict[str, Any] = {}
+    if "frequency" in value:
+        if value["frequency"] not in DigestFrequency.values:
+            raise SettingsError({"digest.frequency": f"One of {', '.join(DigestFrequency.values)}."})
+        fields["digest_frequency"] = value["frequency"]
+    for key, top in (("hour", 23), ("weekday", 6)):
+        if key in value:
+            number = value[key]
+            if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= top:
+                raise SettingsError({f"digest.{key}": f"A whole number from 0 to {top}."})
+            fields[f"digest_{key}"] = number
+    return fields
 
 
 def _clean_categories(value: Any) -> dict[tuple[Category, str], bool]:
@@ -90,6 +109,7 @@ def _clean(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[Category
         "quiet_hours": _clean_quiet_hours,
         "muted_channels": lambda v: {"muted_channels": clean_channels(v, "muted_channels")},
         "paused_until": lambda v: {"paused_until": clean_datetime(v, "paused_until")},
+        "digest": _clean_digest,
     }
     for key in sorted(set(changes) - SETTINGS_KEYS):
         errors[str(key)[:100]] = "Unknown field."

@@ -77,3 +77,14 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(api_client, use
 def test_unknown_user_is_a_404_and_a_key_is_required(api_client, client, user):
     assert api_client.get("/api/v1/users/999999/preferences").status_code == 404
     assert client.get(f"/api/v1/users/{user.pk}/preferences").status_code == 401
+
+
+def test_digest_settings_round_trip_and_are_validated(api_client, user):
+    url = f"/api/v1/users/{user.pk}/preferences"
+    body = {"digest": {"frequency": "weekly", "hour": 18, "weekday": 4}}
+    response = api_client.patch(url, body, format="json")
+    assert response.status_code == 200
+    assert response.json()["digest"] == {"frequency": "weekly", "hour": 18, "weekday": 4}
+    bad = api_client.patch(url, {"digest": {"frequency": "yearly", "hour": 24}}, format="json")
+    assert bad.status_code == 400
+    assert "digest.frequency" in bad.json()["error"]["fields"]
