@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
@@ -29,18 +30,19 @@ def _pick_template(templates: dict[tuple[int, str, str], Template], category_id:
     return None
 
 
-def _address(delivery: Delivery, device_tokens: dict[int, list[str]]) -> str:
-    user = delivery.notification.recipient
-    if delivery.channel == "email":
+def channel_address(user: AbstractBaseUser, channel: str, tokens: list[str]) -> str:
+    """Where a message on `channel` goes: the email, the phone, the device tokens, or (in-app)
+    the user id."""
+    if channel == "email":
         return user.email
-    if delivery.channel == "sms":
+    if channel == "sms":
         return user.notification_settings.phone_number
-    if delivery.channel == "push":
-        return ",".join(device_tokens.get(user.pk, []))
+    if channel == "push":
+        return ",".join(tokens)
     return str(user.pk)
 
 
-def _with_unsubscribe_link(content: dict, user_id: int, category: Category) -> dict:
+def email_with_unsubscribe_link(content: dict, user_id: int, category: Category) -> dict:
     """Add the one-click unsubscribe link: the email adapters put it in the List-Unsubscribe
     headers, and a footer shows it to readers whose mail client has no unsubscribe button."""
     url = unsubscribe_url(UnsubscribeTarget(user_id, category.slug, Channel.EMAIL.value))
@@ -112,11 +114,13 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> Routes:
                 delivery.status = Delivery.Status.FAILED
                 delivery.reason = f"template error in {error.field}: {error.message}"[:500]
                 continue
-            delivery.content = {**delivery.content, **rendered.parts, "to": _address(delivery, device_tokens)}
+            tokens = device_tokens.get(user.pk, [])
+            address = channel_address(user, delivery.channel, tokens)
+            delivery.content = {**delivery.content, **rendered.parts, "to": address}
             if delivery.channel == "push":
-                delivery.content["tokens"] = device_tokens.get(user.pk, [])
+                delivery.content["tokens"] = tokens
             if delivery.channel == Channel.EMAIL and not notification.category.is_required:
-                delivery.content = _with_unsubscribe_link(delivery.content, user.pk, notification.category)
+                delivery.content = email_with_unsubscribe_link(delivery.content, user.pk, notification.category)
             if delivery.scheduled_for is not None and delivery.scheduled_for > now:
                 delivery.status = Delivery.Status.SCHEDULED
                 routes.to_schedule.append((delivery.pk, delivery.scheduled_for))

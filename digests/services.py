@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from delivery.models import Delivery, Device
 from delivery.planning import category_rule, recipients_load
+from delivery.routing import channel_address, email_with_unsubscribe_link
 from digests.models import DigestItem
 from digests.rendering import ITEMS_SHOWN, digest_context, digest_render, digest_template_for, item_titles
 from notifications.models import Notification, Priority
@@ -60,16 +60,6 @@ def _lock_due(now: datetime) -> tuple[dict[GroupKey, list[DigestItem]], bool]:
     return groups, full
 
 
-def _address(user: Any, channel: str, tokens: list[str]) -> str:
-    if channel == "email":
-        return user.email
-    if channel == "sms":
-        return user.notification_settings.phone_number
-    if channel == "push":
-        return ",".join(tokens)
-    return str(user.pk)
-
-
 def _render(items: list[DigestItem], locale: str) -> dict[str, str]:
     first = items[0]
     user, category, channel = first.user, first.category, first.channel
@@ -103,7 +93,9 @@ def _digest_delivery(digest: Notification, items: list[DigestItem], decision: De
         delivery.status = Delivery.Status.FAILED
         delivery.reason = f"digest template error in {error.field}: {error.message}"[:500]
         return delivery
-    delivery.content = {**parts, "to": _address(user, channel, tokens)}
+    delivery.content = {**parts, "to": channel_address(user, channel, tokens)}
+    if channel == "email":  # required categories are never digested, so every digest may be unsubscribed from
+        delivery.content = email_with_unsubscribe_link(delivery.content, user.pk, digest.category)
     if channel == "push":
         delivery.content["tokens"] = tokens
     if decision.action == Action.DEFER:
