@@ -15,8 +15,8 @@ from delivery.counters import Counter, DedupClaim, counts_read, dedup_claim, sen
 from preferences.caps import DAY, HOUR, Window
 from tests.support.counters import counters_clear
 
-# Counters of windows long past expire at once (EXPIREAT in the past): count in the present.
-NOW = datetime.now(UTC)
+# Counters of windows long past expire at once (EXPIREAT in the past): count in the present,
+# read when each test runs (a time read at import can lie in an hour that ended since).
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def client(redis_client: redis.Redis):
     counters_clear(redis_client)
 
 
-def counter(window: Window, user_id: int = 1, channel: str = "email", at: datetime = NOW) -> Counter:
-    return Counter(user_id=user_id, category_id=7, channel=channel, window=window, at=at)
+def counter(window: Window, user_id: int = 1, channel: str = "email", at: datetime | None = None) -> Counter:
+    return Counter(user_id=user_id, category_id=7, channel=channel, window=window, at=at or datetime.now(UTC))
 
 
 def test_a_missing_counter_is_zero(client):
@@ -35,17 +35,18 @@ def test_a_missing_counter_is_zero(client):
 
 
 def test_counters_are_per_user_category_channel_and_window(client):
+    now = datetime.now(UTC)
     hour = Window(HOUR, 3)
     keys = {
-        counter(hour).key,
-        counter(hour, user_id=2).key,
-        counter(hour, channel="sms").key,
-        counter(Window(DAY, 3)).key,
-        counter(hour, at=NOW + timedelta(hours=1)).key,
+        counter(hour, at=now).key,
+        counter(hour, user_id=2, at=now).key,
+        counter(hour, channel="sms", at=now).key,
+        counter(Window(DAY, 3), at=now).key,
+        counter(hour, at=now + timedelta(hours=1)).key,
     }
 
     assert len(keys) == 5
-    start_of_hour = NOW.replace(minute=0, second=0, microsecond=0)
+    start_of_hour = now.replace(minute=0, second=0, microsecond=0)
     assert counter(hour, at=start_of_hour).key == counter(hour, at=start_of_hour + timedelta(minutes=59)).key
 
 
