@@ -113,6 +113,19 @@ def delivery_send(delivery_id: int) -> SendStep:
         note=f"passed over: {choice.note}"[:200] if choice.note else "",
     )
     provider_result_record(provider.name, result, probe=choice.probe)
+    logger.info(
+        "delivery attempt: %s",
+        result.outcome,
+        extra={
+            "notification_id": delivery.notification_id,
+            "delivery_id": delivery.pk,
+            "channel": delivery.channel,
+            "provider": provider.name,
+            "outcome": result.outcome,
+            "error_code": result.error_code or None,
+            "address": message.to,  # masked by the JSON formatter
+        },
+    )
     if result.invalid_addresses and delivery.channel == Channel.PUSH:
         devices_deactivate(result.invalid_addresses)
     return _apply_result(delivery, provider, result, len(chain), finished_at)

@@ -5,12 +5,16 @@ The provider chain is replaced by scripted fakes; the service functions run dire
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections import deque
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from config.json_logging import JsonFormatter
 from delivery.chains import provider_chain
 from delivery.models import Delivery, DeliveryAttempt
 from delivery.providers.base import Outcome, OutgoingMessage, SendResult
@@ -353,3 +357,26 @@ def test_each_sms_attempt_records_its_encoding_and_segments(db, use_chain):
 
     attempt = reload(delivery).attempts.get()
     assert (attempt.sms_encoding, attempt.sms_segments) == ("UCS-2", 3)
+
+
+def test_each_attempt_logs_one_line_with_its_context_and_the_address_masked(delivery, use_chain):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("delivery.sending")
+    logger.addHandler(handler)
+    try:
+        use_chain(ScriptedProvider("primary"))
+        delivery_send(delivery.pk)
+    finally:
+        logger.removeHandler(handler)
+
+    entry = json.loads(stream.getvalue().splitlines()[-1])
+    assert (entry["delivery_id"], entry["channel"], entry["provider"], entry["outcome"]) == (
+        str(delivery.pk),
+        "email",
+        "primary",
+        "delivered",
+    )
+    assert entry["address"] == "a***@example.com"
+    assert "ada@example.com" not in stream.getvalue()
