@@ -24,7 +24,8 @@ CHANNEL_QUEUES = ("email", "sms", "push", "in_app")
 
 ALL_QUEUES = (CRITICAL_QUEUE, PIPELINE_QUEUE, *CHANNEL_QUEUES, SCHEDULED_QUEUE, MAINTENANCE_QUEUE)
 
-app.conf.task_queues = [Queue(name) for name in ALL_QUEUES]
+# Each queue is bound under its own routing key, so routing by queue name can never fan out.
+app.conf.task_queues = [Queue(name, routing_key=name) for name in ALL_QUEUES]
 app.conf.task_default_queue = PIPELINE_QUEUE
 # Default queues per task (Celery 5.7 deprecates the `queue` task attribute). Sends name
 # their queue when published: the delivery's channel queue, or `critical`.

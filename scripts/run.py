@@ -57,7 +57,10 @@ def main() -> int:
             env["REDIS_URL"] = redis_server.url
             print(f"embedded Redis  {redis_server.url}")
         for name, command in _commands(port).items():
-            processes[name] = subprocess.Popen(command, env=env)  # noqa: S603 - our own commands
+            # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which stops the
+            # web server, worker and beat first (the worker acknowledges what it finished)
+            # and the embedded Redis last.
+            processes[name] = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
         base = f"http://{HOST}:{port}"
         print(
             f"\nClarion is starting:\n  site       {base}/\n  admin      {base}/admin/\n"
