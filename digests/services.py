@@ -1,7 +1,8 @@
 """Flushing due digests: one message per user × category × channel, exactly once.
 
-A flusher locks the due items it takes (`select_for_update(skip_locked=True)`), so a second
-flusher running at the same time skips them instead of sending them again; it creates the
+A flusher takes whole groups of due items (a per-group lock, then the items' rows), so a
+second flusher running at the same time skips those groups instead of sending them again,
+or a part of one as a second digest; it creates the
 digest's Notification and Delivery, marks the items flushed, and commits before anything
 is published. The delivery is then sent like any other (`queued` on its channel queue, or
 `scheduled` when quiet hours or a pause hold it), and the sweeper recovers it if the
@@ -10,11 +11,13 @@ publish is lost.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from delivery.models import Delivery, Device
@@ -42,22 +45,55 @@ class FlushResult:
     more: bool = False  # the batch was full: flush again
 
 
+def _group_lock(key: GroupKey) -> bool:
+    """Take this digest group for the current transaction, or learn another flusher has it.
+
+    Row locks alone are not enough: two flushers skipping each other's locked rows would
+    each take part of one group and send it as two digests. On PostgreSQL a transaction
+    advisory lock per group decides; SQLite runs one write transaction at a time anyway.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+        return bool(cursor.fetchone()[0])
+
+
 def _lock_due(now: datetime) -> tuple[dict[GroupKey, list[DigestItem]], bool]:
-    items = list(
-        DigestItem.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(flushed_at__isnull=True, due_at__lte=now)
-        .select_related("category", "notification", "user__notification_settings")
-        .order_by("user_id", "category_id", "channel", "created_at", "pk")[:FLUSH_BATCH]
+    """Whole groups of due items, up to FLUSH_BATCH items (at least one group), skipping the
+    groups another flusher holds. Returns them and whether more are due."""
+    due = DigestItem.objects.filter(flushed_at__isnull=True, due_at__lte=now)
+    candidates = (
+        due.values_list("user_id", "category_id", "channel")
+        .annotate(items=Count("pk"))
+        .order_by("user_id", "category_id", "channel")
     )
+    taken: list[GroupKey] = []
+    size, more = 0, False
+    for user_id, category_id, channel, count in candidates.iterator():
+        if taken and size + count > FLUSH_BATCH:
+            more = True
+            break
+        key = (user_id, category_id, channel)
+        if _group_lock(key):
+            taken.append(key)
+            size += count
     groups: dict[GroupKey, list[DigestItem]] = defaultdict(list)
+    if not taken:
+        return groups, more
+    selector = Q()
+    for user_id, category_id, channel in taken:
+        selector |= Q(user_id=user_id, category_id=category_id, channel=channel)
+    items = (
+        due.filter(selector)
+        .select_for_update(of=("self",))
+        .select_related("category", "notification", "user__notification_settings")
+        .order_by("user_id", "category_id", "channel", "created_at", "pk")
+    )
     for item in items:
         groups[(item.user_id, item.category_id, item.channel)].append(item)
-    full = len(items) == FLUSH_BATCH
-    if full and len(groups) > 1:
-        # The last group may go on past the batch: leave all of it for the next round
-        # rather than split one digest in two.
-        groups.pop(next(reversed(groups)))
-    return groups, full
+    return groups, more
 
 
 def _render(items: list[DigestItem], locale: str) -> dict[str, str]:

@@ -225,14 +225,16 @@ def test_concurrent_flushers_send_one_digest_per_user_category_and_channel(trans
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite locks the database")
-def test_a_flusher_skips_items_another_flusher_has_locked(transactional_db):
+def test_a_flusher_skips_a_group_another_flusher_holds(transactional_db):
     comments = factories.category_with_templates(slug="comment_reply", channels=("email",))
-    fold(comments, user("ada"), 3)
+    ada = user("ada")
+    fold(comments, ada, 3)
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_rows() -> None:
         try:
             with transaction.atomic():
+                assert services._group_lock((ada.pk, comments.pk, "email"))
                 list(DigestItem.objects.select_for_update())
                 locked.set()
                 release.wait(timeout=30)

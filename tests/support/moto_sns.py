@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import requests
-from moto.server import ThreadedMotoServer
 
-from scripts.embedded_redis import free_port
 from tests.support.http_stub import HttpStub, StubHandler
+from tests.support.moto_server import MotoServer
 
 REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -41,26 +40,8 @@ class PublishedSms:
     message: str
 
 
-class MotoSnsServer:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> MotoSnsServer:
-        self._server.start()
-        self.reset()
-        return self
-
-    def stop(self) -> None:
-        self.reset()
-        self._server.stop()
-
-    def reset(self) -> None:
-        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+class MotoSnsServer(MotoServer):
+    """The same moto server as for SES, read back for what SNS published."""
 
     def published_sms(self) -> list[PublishedSms]:
         state = requests.get(f"{self.url}/moto-api/data.json", timeout=10).json()["sns"]
