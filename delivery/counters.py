@@ -16,11 +16,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 import redis
-from django.conf import settings
 
+from delivery.provider_health import delivery_redis
 from preferences.caps import Window, counter_expiry, window_index
 
 SENT_PREFIX = "clarion:sent"
@@ -63,14 +62,10 @@ return out
 """
 
 
-@cache
-def _client(url: str) -> redis.Redis:
-    # Short timeouts: planning must not hang on a dead Redis, it sends uncounted instead.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-
-
 def counter_client() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+    # The process's one short-timeout client: planning must not hang on a dead Redis, it
+    # sends uncounted instead.
+    return delivery_redis()
 
 
 @dataclass(frozen=True)

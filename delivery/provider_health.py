@@ -39,10 +39,12 @@ def redis_for_sending(url: str) -> redis.Redis:
     )
 
 
-@cache
 def delivery_redis() -> redis.Redis:
-    """One client, with its connection pool, per process."""
-    return redis_for_sending(settings.REDIS_URL)
+    """One client, with its connection pool, per process (and per REDIS_URL)."""
+    return _redis_for_sending_cached(settings.REDIS_URL)
+
+
+_redis_for_sending_cached = cache(redis_for_sending)
 
 
 @cache

@@ -11,11 +11,10 @@ test see the headers arrive. Messages without extra headers keep the Simple cont
 
 from __future__ import annotations
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, NoCredentialsError
 from django.core.mail import EmailMultiAlternatives
 
+from delivery.providers.aws import aws_client
 from delivery.providers.base import OutgoingMessage, SendResult
 
 PERMANENT_CODES = frozenset(
@@ -79,15 +78,7 @@ class SesEmailProvider:
 
     def __init__(self, sender: str, region: str, timeout_seconds: float) -> None:
         self._sender = sender
-        self._client = boto3.client(
-            "sesv2",
-            region_name=region,
-            config=Config(
-                connect_timeout=timeout_seconds,
-                read_timeout=timeout_seconds,
-                retries={"total_max_attempts": 1, "mode": "standard"},
-            ),
-        )
+        self._client = aws_client("sesv2", region, timeout_seconds)
 
     def _content(self, message: OutgoingMessage) -> dict:
         if message.email_headers:

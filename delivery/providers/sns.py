@@ -7,8 +7,6 @@ Transactional: SNS then routes them for reliability rather than cost.
 
 from __future__ import annotations
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -18,6 +16,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from delivery.providers.aws import aws_client
 from delivery.providers.base import Outcome, OutgoingMessage, SendResult
 
 # Publish's errors (botocore's SNS model) and the AWS-wide ones a request can meet.
@@ -70,15 +69,7 @@ class SnsSmsProvider:
     name = "sns"
 
     def __init__(self, region: str, timeout_seconds: float) -> None:
-        self._client = boto3.client(
-            "sns",
-            region_name=region,
-            config=Config(
-                connect_timeout=timeout_seconds,
-                read_timeout=timeout_seconds,
-                retries={"total_max_attempts": 1, "mode": "standard"},
-            ),
-        )
+        self._client = aws_client("sns", region, timeout_seconds)
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
