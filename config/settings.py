@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "preferences",
     "delivery",
     "digests",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

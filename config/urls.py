@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("delivery.urls_api")),
     path("preferences/", include("preferences.urls")),
     path("unsubscribe/", include("preferences.urls_unsubscribe")),
+    path("", include("monitoring.urls")),
 ]
 
 handler404 = "notifications.api_errors.not_found_view"
