@@ -42,9 +42,7 @@ def changes_from_form(form: QueryDict, category_slugs: list[str]) -> dict[str, A
             "end": form.get("quiet_hours_end", ""),
             "days": [int(d) for d in form.getlist("quiet_hours_days") if d.isdigit()],
         }
-    categories = {
-        slug: {channel: f"pref:{slug}:{channel}" in form for channel in Channel.values} for slug in category_slugs
-    }
+    categories = {slug: _category_choices(form, slug) for slug in category_slugs}
     digest: dict[str, Any] = {"frequency": form.get("digest_frequency", "off")}
     for key in ("hour", "weekday"):
         raw = form.get(f"digest_{key}")
@@ -59,6 +57,26 @@ def changes_from_form(form: QueryDict, category_slugs: list[str]) -> dict[str, A
         "paused_until": _local_datetime(form.get("paused_until", ""), zone) if zone in timezone_names() else None,
         "categories": categories,
     }
+
+
+# Per-category controls the page shows once for all channels. Each is submitted beside the
+# value it showed, and only a changed one is applied, so per-channel values set through the
+# API survive a save of the page.
+CATEGORY_CONTROLS = ("digest", "max_per_hour", "max_per_day")
+
+
+def _category_choices(form: QueryDict, slug: str) -> dict[str, Any]:
+    changed: dict[str, Any] = {}
+    for key in CATEGORY_CONTROLS:
+        raw = form.get(f"{key}:{slug}")
+        if raw is None or raw == form.get(f"{key}_shown:{slug}"):
+            continue
+        raw = raw.strip()
+        if key == "digest":
+            changed[key] = raw or None
+        else:
+            changed[key] = int(raw) if raw.isdigit() else (raw or None)
+    return {channel: {"enabled": f"pref:{slug}:{channel}" in form, **changed} for channel in Channel.values}
 
 
 @login_required

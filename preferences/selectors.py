@@ -19,6 +19,27 @@ class CategoryChoices:
     description: str
     required: bool
     channels: dict[str, bool]
+    # Per channel: the user's digest frequency ("" = their default) and own caps (None = the category's).
+    overrides: dict[str, dict[str, str | int | None]] = field(default_factory=dict)
+    category_caps: dict[str, int | None] = field(default_factory=dict)
+
+    def shared_override(self, key: str) -> str | int | None:
+        """The override every channel shares, for the page's one control per category;
+        None when the channels differ (then only the API sets them)."""
+        values = {self.overrides[channel][key] for channel in self.overrides}
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def digest_choice(self) -> str | int | None:
+        return self.shared_override("digest")
+
+    @property
+    def cap_controls(self) -> list[dict[str, str | int | None]]:
+        """The user's own caps as the page shows them, with the category's as the ceiling."""
+        return [
+            {"key": key, "label": label, "value": self.shared_override(key), "ceiling": self.category_caps.get(key)}
+            for key, label in (("max_per_hour", "At most per hour"), ("max_per_day", "At most per day"))
+        ]
 
 
 @dataclass(frozen=True)
@@ -56,9 +77,24 @@ class PreferencesSnapshot:
             "paused_until": self.paused_until.isoformat() if self.paused_until else None,
             "digest": {"frequency": self.digest_frequency, "hour": self.digest_hour, "weekday": self.digest_weekday},
             "categories": {
-                c.slug: {"name": c.name, "required": c.required, "channels": c.channels} for c in self.categories
+                c.slug: {
+                    "name": c.name,
+                    "required": c.required,
+                    "channels": c.channels,
+                    "overrides": c.overrides,
+                    "category_caps": c.category_caps,
+                }
+                for c in self.categories
             },
         }
+
+
+def _overrides(row: dict) -> dict[str, str | int | None]:
+    return {
+        "digest": row.get("digest_frequency") or None,
+        "max_per_hour": row.get("max_per_hour"),
+        "max_per_day": row.get("max_per_day"),
+    }
 
 
 def preferences_snapshot(user: AbstractBaseUser) -> PreferencesSnapshot:
@@ -66,9 +102,9 @@ def preferences_snapshot(user: AbstractBaseUser) -> PreferencesSnapshot:
     saved = settings is not None
     settings = settings or NotificationSettings(user=user)
     explicit = {
-        (category_id, channel): enabled
-        for category_id, channel, enabled in Preference.objects.filter(user=user).values_list(
-            "category_id", "channel", "enabled"
+        (row["category_id"], row["channel"]): row
+        for row in Preference.objects.filter(user=user).values(
+            "category_id", "channel", "enabled", "digest_frequency", "max_per_hour", "max_per_day"
         )
     }
     categories = [
@@ -78,8 +114,11 @@ def preferences_snapshot(user: AbstractBaseUser) -> PreferencesSnapshot:
             description=category.description,
             required=category.is_required,
             channels={
-                channel: category.is_required or explicit.get((category.pk, channel), True) for channel in ALL_CHANNELS
+                channel: category.is_required or explicit.get((category.pk, channel), {}).get("enabled", True)
+                for channel in ALL_CHANNELS
             },
+            overrides={channel: _overrides(explicit.get((category.pk, channel), {})) for channel in ALL_CHANNELS},
+            category_caps={"max_per_hour": category.max_per_hour, "max_per_day": category.max_per_day},
         )
         for category in Category.objects.filter(enabled=True).order_by("name")
     ]

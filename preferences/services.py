@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.channels import ALL_CHANNELS
-from notifications.models import Category
+from preferences.category_choices import ChoiceKey, category_choices_clean
 from preferences.models import DigestFrequency, NotificationSettings, Preference
 from preferences.validation import (
     SettingsError,
@@ -69,38 +69,9 @@ def _clean_digest(value: Any) -> dict[str, Any]:
     return fields
 
 
-def _clean_categories(value: Any) -> dict[tuple[Category, str], bool]:
-    if not isinstance(value, dict):
-        raise SettingsError({"categories": 'An object like {"comment_reply": {"email": false}}.'})
-    categories = {c.slug: c for c in Category.objects.filter(slug__in=[k for k in value if isinstance(k, str)])}
-    cleaned: dict[tuple[Category, str], bool] = {}
-    errors: dict[str, str] = {}
-    for slug, channels in value.items():
-        category = categories.get(slug)
-        if category is None:
-            errors[f"categories.{slug}"[:100]] = "Unknown category."
-            continue
-        if not isinstance(channels, dict):
-            errors[f"categories.{slug}"] = 'An object like {"email": false}.'
-            continue
-        for channel, enabled in channels.items():
-            name = f"categories.{slug}.{channel}"[:150]
-            if channel not in ALL_CHANNELS:
-                errors[name] = "Unknown channel."
-            elif not isinstance(enabled, bool):
-                errors[name] = "true or false."
-            elif category.is_required and not enabled:
-                errors[name] = f"{category.name} is required and cannot be turned off."
-            else:
-                cleaned[(category, channel)] = enabled
-    if errors:
-        raise SettingsError(errors)
-    return cleaned
-
-
-def _clean(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[Category, str], bool]]:
+def _clean(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[ChoiceKey, dict[str, Any]]]:
     fields: dict[str, Any] = {}
-    preferences: dict[tuple[Category, str], bool] = {}
+    preferences: dict[ChoiceKey, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     cleaners = {
         "timezone": lambda v: {"timezone": clean_timezone(v)},
@@ -121,7 +92,7 @@ def _clean(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[Category
                 errors.update(error.fields)
     if "categories" in changes:
         try:
-            preferences = _clean_categories(changes["categories"])
+            preferences = category_choices_clean(changes["categories"])
         except SettingsError as error:
             errors.update(error.fields)
     if errors:
@@ -149,13 +120,21 @@ def preferences_update(user: AbstractBaseUser, changes: dict[str, Any], replace:
         settings.save()
         if replace:
             Preference.objects.filter(user=user).delete()
-        now = timezone.now()
+        _preferences_write(user, preferences)
+
+
+def _preferences_write(user: AbstractBaseUser, preferences: dict[ChoiceKey, dict[str, Any]]) -> None:
+    """Upsert the choices; a choice changes only the fields it names, so rows are written in
+    groups that name the same fields."""
+    now = timezone.now()
+    groups: dict[tuple[str, ...], list[Preference]] = defaultdict(list)
+    for (category, channel), fields in preferences.items():
+        row = Preference(user=user, category=category, channel=channel, updated_at=now, **fields)
+        groups[tuple(sorted(fields))].append(row)
+    for names, rows in groups.items():
         Preference.objects.bulk_create(
-            [
-                Preference(user=user, category=category, channel=channel, enabled=enabled, updated_at=now)
-                for (category, channel), enabled in preferences.items()
-            ],
+            rows,
             update_conflicts=True,
             unique_fields=["user", "category", "channel"],
-            update_fields=["enabled", "updated_at"],
+            update_fields=[*names, "updated_at"],
         )
