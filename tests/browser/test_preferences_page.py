@@ -42,6 +42,8 @@ def test_a_user_signs_in_changes_settings_and_saves(browser, site):
     page.fill("#quiet_hours_end", "07:00")
     page.select_option("#digest_frequency", "daily")
     page.select_option("#digest_hour", "9")
+    page.select_option("#digest-comment_reply", "hourly")
+    page.fill("#max_per_day-comment_reply", "5")
     page.fill("#phone_number", "+1 415 555 2671")
     page.click("#preferences-form button[type=submit]")
     page.wait_for_selector("text=Your notification settings are saved.")
@@ -53,4 +55,5 @@ def test_a_user_signs_in_changes_settings_and_saves(browser, site):
     assert (settings.digest_frequency, settings.digest_hour) == ("daily", 9)
     assert settings.phone_number == "+14155552671"
     assert Preference.objects.get(user=ada, category__slug="comment_reply", channel="sms").enabled is False
-    assert Preference.objects.get(user=ada, category__slug="comment_reply", channel="email").enabled is True
+    email = Preference.objects.get(user=ada, category__slug="comment_reply", channel="email")
+    assert (email.enabled, email.digest_frequency, email.max_per_day) == (True, "hourly", 5)
