@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from delivery.cancelling import scheduled_cancel
 from delivery.dead_letters import dead_letters_retry
 from delivery.models import Delivery, DeliveryAttempt, Device, OutboxMessage, ProviderHealth
 from delivery.tasks import deliveries_publish
@@ -21,11 +22,21 @@ class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ["provider", "outcome", "error_code", "error_message", "note", "started_at", "finished_at"]
+    fields = ["provider", "outcome", "latency", "error_code", "error_message", "note", "started_at", "finished_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    @admin.display(description="latency")
+    def latency(self, attempt: DeliveryAttempt) -> str:
+        return attempt_latency(attempt)
+
+
+def attempt_latency(attempt: DeliveryAttempt) -> str:
+    if attempt.started_at is None or attempt.finished_at is None:
+        return "-"
+    return f"{(attempt.finished_at - attempt.started_at).total_seconds() * 1000:.0f} ms"
 
 
 class DeadLetterFilter(admin.SimpleListFilter):
@@ -44,18 +55,19 @@ class DeadLetterFilter(admin.SimpleListFilter):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["id", "notification", "channel", "status", "provider", "reason", "updated_at"]
-    list_filter = [DeadLetterFilter, "status", "channel", "provider", "queue", "created_at"]
+    list_filter = [DeadLetterFilter, "status", "channel", "provider", "notification__category", "queue", "created_at"]
     search_fields = [
         "=id",
         "notification__id",
         "notification__recipient__username",
         "notification__recipient__email",
+        "content__to",
         "provider_message_id",
     ]
     list_select_related = ["notification__category"]
     inlines = [DeliveryAttemptInline]
     date_hierarchy = "created_at"
-    actions = ["retry_dead_letters"]
+    actions = ["retry_dead_letters", "cancel_scheduled"]
 
     @admin.action(description="Retry selected dead letters")
     def retry_dead_letters(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -65,12 +77,22 @@ class DeliveryAdmin(ReadOnlyAdmin):
         skipped = queryset.count() - count
         messages.success(request, f"Re-queued {count} failed deliveries; left {skipped} that were not failed alone.")
 
+    @admin.action(description="Cancel selected scheduled deliveries")
+    def cancel_scheduled(self, request: HttpRequest, queryset: QuerySet) -> None:
+        cancelled = scheduled_cancel(queryset.values_list("pk", flat=True), cancelled_by=request.user.get_username())
+        skipped = queryset.count() - cancelled
+        messages.success(request, f"Cancelled {cancelled} scheduled deliveries; {skipped} were not scheduled.")
+
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["delivery", "provider", "outcome", "error_code", "started_at", "finished_at"]
+    list_display = ["delivery", "provider", "outcome", "latency", "error_code", "started_at", "finished_at"]
     list_filter = ["outcome", "provider"]
     search_fields = ["=delivery__id", "error_code", "error_message"]
+
+    @admin.display(description="latency")
+    def latency(self, attempt: DeliveryAttempt) -> str:
+        return attempt_latency(attempt)
 
 
 @admin.register(Device)
