@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("monitoring.urls")),
 ]
 
+handler400 = "notifications.api_errors.bad_request_view"
 handler404 = "notifications.api_errors.not_found_view"
 handler500 = "notifications.api_errors.server_error_view"

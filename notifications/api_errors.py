@@ -27,6 +27,14 @@ class ApiError(exceptions.APIException):
         self.fields = fields or {}
 
 
+class TooManyRequests(ApiError):
+    """A 429; DRF's exception handler turns `wait` into the Retry-After header."""
+
+    def __init__(self, retry_after: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(429, code, message, fields)
+        self.wait = max(1, retry_after)
+
+
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -93,6 +101,17 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
         return defaults.page_not_found(request, exception)
     return JsonResponse(
         error_body("not_found", f"No such path: {request.path[:200]}"), status=status.HTTP_404_NOT_FOUND
+    )
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's own 400s (a Host header not in ALLOWED_HOSTS, a broken multipart body) in
+    the API's error shape; the field is the request itself, as nothing else was read."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    return JsonResponse(
+        error_body("bad_request", "The request could not be read (check the Host header).", {"_request": "Invalid."}),
+        status=status.HTTP_400_BAD_REQUEST,
     )
 
 

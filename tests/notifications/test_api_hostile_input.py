@@ -255,3 +255,16 @@ def test_hostile_data_is_stored_or_refused_by_field(world, data, ascii_only):
     assert response.status_code in {202, 400}
     if response.status_code == 400:
         assert set(response.json()["error"]["fields"]) <= {"data", "_body"}
+
+
+@HYPOTHESIS
+@given(host=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=60))
+@example(host="evil.example.com")
+@example(host="127.0.0.1:8000@evil")
+def test_a_hostile_host_header_gets_the_error_shape(world, host):
+    response = client_for(world).post(
+        URL, {"category": "comment_reply", "recipients": ["ada"]}, format="json", HTTP_HOST=host
+    )
+
+    assert_answered_well(response)
+    assert response.status_code in {202, 400}
