@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "django_celery_beat",
     "channels",
     "notifications",
@@ -130,6 +131,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("CLARION_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # The Twilio client logs every request's method, URL and headers at INFO: ten lines a send.
+        "twilio.http_client": {"level": "WARNING"},
         # Clarion's own loggers write JSON lines (addresses masked) for log pipelines.
         **{app: {"handlers": ["clarion"], "propagate": False} for app in ("notifications", "preferences", "delivery")},
     },
@@ -143,7 +146,50 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["notifications.api_parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "notifications.api_errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["notifications.api_rate_limit.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# Requests per second per API key, sustained, and the burst a key may spend at once (a token
+# bucket in Redis); every request made with a key costs one. A rate of 0 turns the limit off.
+CLARION_API_RATE_LIMIT = env.float("CLARION_API_RATE_LIMIT", default=1000.0)
+CLARION_API_BURST = env.int("CLARION_API_BURST", default=2000)
+# New low-priority notifications are refused (429) while the pipeline queue or a channel queue
+# they would use holds more than this many messages; 0 turns shedding off.
+CLARION_SHED_LOW_PRIORITY_DEPTH = env.int("CLARION_SHED_LOW_PRIORITY_DEPTH", default=50000)
+
+# The OpenAPI description at /api/schema/ and its Swagger UI at /api/docs/ (notifications/api_schema.py
+# says what lives where). Both are public: they describe the API; the calls still need credentials.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clarion API",
+    "DESCRIPTION": "Multi-channel notifications for apps: send, follow deliveries, manage users' "
+    "preferences, devices and in-app inboxes. Every error is a 4xx with the body "
+    '`{"error": {"code", "message", "fields"}}`.',
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "TAGS": [
+        {"name": "notifications", "description": "Send notifications and follow their deliveries (API key)."},
+        {"name": "preferences", "description": "Users' settings and per category × channel choices (API key)."},
+        {"name": "devices", "description": "Push tokens (API key, or the user's own session)."},
+        {"name": "inbox", "description": "One user's in-app inbox (session or inbox token), and minting tokens."},
+        {"name": "about", "description": "What the API offers."},
+    ],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notifications.api_schema.retry_after_document",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "Channel": "notifications.channels.Channel",
+        "Priority": "notifications.models.Priority",
+        "Platform": "delivery.models.Device.Platform",
+        "DigestFrequency": "preferences.models.DigestFrequency",
+    },
+    # No validator badge: it would send the schema to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True},
 }
 
 # --- Redis, Celery and Channels ----------------------------------------------------------
@@ -202,6 +248,9 @@ CLARION_MAX_ATTEMPTS_PER_PROVIDER = env.int("CLARION_MAX_ATTEMPTS_PER_PROVIDER",
 CLARION_RETRY_BASE_SECONDS = env.float("CLARION_RETRY_BASE_SECONDS", default=2.0)
 CLARION_RETRY_MAX_SECONDS = env.float("CLARION_RETRY_MAX_SECONDS", default=300.0)
 CLARION_PROVIDER_TIMEOUT_SECONDS = env.float("CLARION_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# Provider calls one send task overlaps (delivery/send_pool.py): providers answer in 50-300 ms,
+# so one call at a time caps a worker process near 10 sends/s. Also sizes the HTTP pools.
+CLARION_SEND_CONCURRENCY = env.int("CLARION_SEND_CONCURRENCY", default=16)
 # Lifetime of the inbox tokens apps mint for their front ends (POST /api/v1/users/{id}/inbox-token).
 CLARION_INBOX_TOKEN_SECONDS = env.int("CLARION_INBOX_TOKEN_SECONDS", default=3600)
 
@@ -237,6 +286,17 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "maintenance", "expires": CLARION_DIGEST_FLUSH_INTERVAL_SECONDS},
     },
 }
+
+# --- Metrics -----------------------------------------------------------------------------
+
+# prometheus_client's multi-process mode: every process writes its samples to files here and
+# GET /metrics adds them up. The library picks the mode when it is first imported, so the
+# variable is set here, in the environment, which every process (web, worker, beat, tests)
+# loads before any metric; `make run` empties the directory at start.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / "var" / "prometheus"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# Scrapers send `Authorization: Bearer <token>`; unset, only staff sessions may read /metrics.
+CLARION_METRICS_TOKEN = env("CLARION_METRICS_TOKEN", default="")
 
 # --- Links in messages -------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
+from notifications.api_docs import ApiDocsView
 from notifications.pages import home_page, inbox_demo_page
 
 urlpatterns = [
@@ -13,6 +15,8 @@ urlpatterns = [
     path("api/v1/", include("notifications.urls")),
     path("api/v1/", include("preferences.urls_api")),
     path("api/v1/", include("delivery.urls_api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("preferences/", include("preferences.urls")),
     path("unsubscribe/", include("preferences.urls_unsubscribe")),
     path("", include("monitoring.urls")),

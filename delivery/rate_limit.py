@@ -6,7 +6,10 @@ more than `rate` of them: a burst cannot exceed the provider's quota. A caller t
 no token may reserve the next free slot (the bucket goes into debt, so callers queue up in
 order) and sleep until it, provided the slot is within `max_wait`; otherwise nothing is
 reserved and the caller sends later.
-Time is Redis' own clock, the one every worker shares.
+Time is Redis' own clock, the one every worker shares (tests may pass their own).
+
+The API's limit per key (notifications/api_rate_limit.py) is the same bucket with a
+capacity of its burst, no headroom and no wait: a plain token bucket.
 """
 
 from __future__ import annotations
@@ -21,15 +24,19 @@ KEY_PREFIX = "clarion:ratelimit"
 # jitter before the provider could count more than `rate` in one second.
 HEADROOM = 0.05
 
-# KEYS[1]: the bucket. ARGV: rate (tokens/s), capacity, the longest wait to reserve (s).
-# Returns {granted (0/1), seconds until the slot, Redis' time}; numbers as strings, since
+# KEYS[1]: the bucket. ARGV: rate (tokens/s), capacity, the longest wait to reserve (s),
+# and optionally the time (s) instead of Redis' clock.
+# Returns {granted (0/1), seconds until the slot, the time}; numbers as strings, since
 # Redis truncates Lua numbers to integers.
 RATE_LIMIT_LUA = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = tonumber(ARGV[4])
+if not now then
+  local clock = redis.call('TIME')
+  now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+end
 local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(stored[1]) or capacity
 local at = tonumber(stored[2]) or now
@@ -56,14 +63,18 @@ class Grant:
 
 
 class TokenBucket:
-    def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX, capacity: float = 1.0) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = KEY_PREFIX, capacity: float = 1.0, headroom: float = HEADROOM
+    ) -> None:
         self._script = client.register_script(RATE_LIMIT_LUA)
         self._prefix = prefix
         self._capacity = capacity
+        self._headroom = headroom
 
-    def acquire(self, provider: str, rate: float, max_wait: float) -> Grant:
-        granted, wait, now = self._script(
-            keys=[f"{self._prefix}:{provider}"], args=[rate * (1 - HEADROOM), self._capacity, max_wait]
-        )
+    def acquire(self, name: str, rate: float, max_wait: float, now: float | None = None) -> Grant:
+        args = [rate * (1 - self._headroom), self._capacity, max_wait]
+        if now is not None:
+            args.append(f"{now:.6f}")
+        granted, wait, at = self._script(keys=[f"{self._prefix}:{name}"], args=args)
         wait_seconds = float(wait)
-        return Grant(granted=bool(int(granted)), wait_seconds=wait_seconds, slot_at=float(now) + wait_seconds)
+        return Grant(granted=bool(int(granted)), wait_seconds=wait_seconds, slot_at=float(at) + wait_seconds)

@@ -2,4 +2,10 @@
 
 from django.urls import path
 
-urlpatterns: list = []
+from monitoring.dashboard import dashboard_page
+from monitoring.metrics_view import metrics_view
+
+urlpatterns: list = [
+    path("metrics", metrics_view, name="metrics"),
+    path("dashboard/", dashboard_page, name="monitoring-dashboard"),
+]

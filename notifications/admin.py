@@ -1,35 +1,20 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from delivery.admin import attempt_latency
 from delivery.models import Delivery
+from notifications.admin_categories import CategoryAdmin
+from notifications.admin_templates import TemplateAdmin
 from notifications.api_keys import api_key_create
 from notifications.models import ApiKey, Category, InboxItem, Notification, NotificationRequest, Template
 
-
-class TemplateInline(admin.StackedInline):
-    model = Template
-    extra = 0
-    fields = ["channel", "locale", "subject", "title", "body", "html_body", "action_url"]
-
-
-@admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "kind", "priority", "default_channels", "enabled"]
-    list_filter = ["kind", "priority", "enabled"]
-    search_fields = ["slug", "name", "description"]
-    prepopulated_fields = {"slug": ["name"]}
-    inlines = [TemplateInline]
-
-
-@admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
-    list_display = ["category", "channel", "locale", "updated_at"]
-    list_filter = ["channel", "locale", "category"]
-    search_fields = ["category__slug", "subject", "title", "body"]
-    list_select_related = ["category"]
+admin.site.register(Category, CategoryAdmin)
+admin.site.register(Template, TemplateAdmin)
 
 
 @admin.register(ApiKey)
@@ -61,14 +46,42 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 class DeliveryInline(admin.TabularInline):
+    """Every delivery of the notification, its decision reason and every attempt, so one
+    page answers "what happened to this notification, and why"."""
+
     model = Delivery
     extra = 0
     can_delete = False
-    fields = ["channel", "status", "reason", "provider", "provider_message_id", "sent_at"]
+    fields = ["channel", "status", "reason", "provider", "provider_message_id", "sent_at", "attempt_log"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("attempts")
+
+    @admin.display(description="attempts")
+    def attempt_log(self, delivery: Delivery) -> str:
+        attempts = sorted(delivery.attempts.all(), key=lambda attempt: attempt.pk)
+        if not attempts:
+            return "-"
+        return format_html(
+            "<ol class='attempts'>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {}{}</li>",
+                (
+                    (
+                        attempt.provider,
+                        attempt.outcome,
+                        attempt_latency(attempt),
+                        f" · {attempt.error_code} {attempt.error_message}"[:300] if attempt.error_code else "",
+                    )
+                    for attempt in attempts
+                ),
+            ),
+        )
 
 
 @admin.register(Notification)

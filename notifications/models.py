@@ -139,6 +139,41 @@ class Template(models.Model):
         template_validate(self)
 
 
+class TemplateVersion(models.Model):
+    """A saved state of a template's text, kept so that an earlier one can be restored.
+
+    The admin records one each time a template's text changes (restoring records one too),
+    numbered from 1 per template.
+    """
+
+    CONTENT_FIELDS = ("subject", "title", "body", "html_body", "action_url")
+
+    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=500, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    action_url = models.CharField(max_length=1000, blank=True)
+    note = models.CharField(max_length=200, blank=True, help_text='How it came about, e.g. "restored version 3".')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="unique_template_version_number"),
+        ]
+        ordering = ["template", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.number}"
+
+    def content(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
+
 class ApiKey(models.Model):
     """A credential for one calling app. Only a hash of the key is stored."""
 

@@ -109,8 +109,8 @@ class DeliverySerializer(serializers.Serializer):
     reason = serializers.CharField()
     provider = serializers.CharField()
     provider_message_id = serializers.CharField()
-    scheduled_for = serializers.DateTimeField()
-    sent_at = serializers.DateTimeField()
+    scheduled_for = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
     attempts = AttemptSerializer(many=True)
 
 

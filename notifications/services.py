@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from kombu.exceptions import OperationalError as BrokerError
 
+from monitoring.metrics import notifications_accepted_record
 from notifications.models import ApiKey, Category, Notification, NotificationRequest
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ def notification_accept(api_key: ApiKey, request: AcceptRequest) -> AcceptResult
         if replayed is None:
             raise
         return replayed
+    notifications_accepted_record(category.slug, len(notifications))
     return AcceptResult(created=True, notifications=notifications)
 
 

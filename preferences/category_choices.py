@@ -19,6 +19,9 @@ from preferences.validation import SettingsError
 CHOICE_KEYS = ("enabled", "digest", "max_per_hour", "max_per_day")
 
 CAP_FIELDS = ("max_per_hour", "max_per_day")
+# The largest value a PositiveIntegerField holds in every database; past it PostgreSQL (and,
+# past 2**63, SQLite) refuses the write with an error instead of storing it.
+MAX_CAP = 2**31 - 1
 
 ChoiceKey = tuple[Category, str]
 
@@ -26,8 +29,10 @@ ChoiceKey = tuple[Category, str]
 def _clean_cap(category: Category, key: str, value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SettingsError({name: "A whole number of at least 1, or null for the category's own cap."})
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CAP:
+        raise SettingsError(
+            {name: f"A whole number of at least 1 (at most {MAX_CAP}), or null for the category's own cap."}
+        )
     ceiling = getattr(category, key)
     if ceiling is not None and value > ceiling:
         raise SettingsError({name: f"{category.name} allows at most {ceiling}; you can only lower it."})
@@ -68,7 +73,9 @@ def category_choices_clean(value: Any) -> dict[ChoiceKey, dict[str, Any]]:
     fields to set per (category, channel). Raises SettingsError naming every bad choice."""
     if not isinstance(value, dict):
         raise SettingsError({"categories": 'An object like {"comment_reply": {"email": false}}.'})
-    categories = {c.slug: c for c in Category.objects.filter(slug__in=[k for k in value if isinstance(k, str)])}
+    # No slug holds a NUL (PostgreSQL text cannot), and PostgreSQL refuses to look one up.
+    slugs = [key for key in value if isinstance(key, str) and "\x00" not in key]
+    categories = {c.slug: c for c in Category.objects.filter(slug__in=slugs)}
     cleaned: dict[ChoiceKey, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     for slug, channels in value.items():

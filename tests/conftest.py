@@ -35,6 +35,18 @@ FAST_PIPELINE_ENV = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def metrics_dir(tmp_path_factory: pytest.TempPathFactory):
+    """This test run's own prometheus_client directory, so that runs side by side (or `make
+    run`) never add up each other's samples. prometheus_client reads the variable when a
+    process records its first sample, which no import does: before the first test is early
+    enough. The processes of each end-to-end test get a directory of their own (`processes`)."""
+    path = tmp_path_factory.mktemp("prometheus")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(path))
+        yield path
+
+
 @pytest.fixture
 def redis_client() -> redis.Redis:
     """The Redis that settings point at (REDIS_URL, or the embedded one `make test` starts)."""
@@ -73,6 +85,8 @@ def processes(transactional_db, redis_client: redis.Redis, tmp_path: Path):
         "DATABASE_URL": subprocess_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
+        # The test's web, worker and beat add up their metrics there, and nobody else's.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
         **FAST_PIPELINE_ENV,
     }
     factory = ProcessFactory(env, tmp_path)

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, TemplateSyntaxError, VariableDoesNotExist
 
 from notifications.channels import Channel
+from notifications.rendering.variables import VariableUse, unknown_variables
 
 if TYPE_CHECKING:
     from notifications.models import Template
@@ -39,7 +40,7 @@ class SandboxEngine(Engine):
     default_builtins: list[str] = []
 
 
-def _engine(autoescape: bool) -> Engine:
+def _engine(autoescape: bool, debug: bool = False) -> Engine:
     return SandboxEngine(
         dirs=[],
         app_dirs=False,
@@ -48,11 +49,29 @@ def _engine(autoescape: bool) -> Engine:
         builtins=["notifications.rendering.sandbox_library"],
         autoescape=autoescape,
         string_if_invalid="",
+        debug=debug,
     )
 
 
 TEXT_ENGINE = _engine(autoescape=False)
 HTML_ENGINE = _engine(autoescape=True)
+# Checking uses debug twins: their errors carry the line they happened on.
+_CHECK_ENGINES = {TEXT_ENGINE: _engine(autoescape=False, debug=True), HTML_ENGINE: _engine(autoescape=True, debug=True)}
+# Filters applied to caller-supplied data of the wrong type raise these while rendering, and a
+# filter argument naming a missing variable raises VariableDoesNotExist (a missing variable
+# elsewhere renders as "").
+RENDER_ERRORS = (
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    RecursionError,
+    VariableDoesNotExist,
+)
+# Who a template is checked and previewed for.
+SAMPLE_RECIPIENT = {"name": "Sample User", "username": "sample", "email": "sample@example.com"}
 
 
 class RenderError(Exception):
@@ -70,16 +89,27 @@ class RenderedMessage:
     parts: dict[str, str] = field(default_factory=dict)
 
 
-def _render_field(field_name: str, source: str, context: dict[str, Any]) -> str:
-    engine = HTML_ENGINE if field_name in HTML_FIELDS else TEXT_ENGINE
+def _engine_for(field_name: str) -> Engine:
+    return HTML_ENGINE if field_name in HTML_FIELDS else TEXT_ENGINE
+
+
+def render_part(field_name: str, source: str, context: dict[str, Any]) -> str:
+    """One field of a template, rendered; raises RenderError."""
+    engine = _engine_for(field_name)
     try:
         compiled = engine.from_string(source)
         return compiled.render(Context(context, autoescape=engine.autoescape)).strip()
     except TemplateSyntaxError as error:
         raise RenderError(field_name, str(error)) from error
-    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError, RecursionError) as error:
-        # Filters applied to caller-supplied data of the wrong type end up here.
-        raise RenderError(field_name, f"{type(error).__name__}: {error}") from error
+    except RENDER_ERRORS as error:
+        raise RenderError(field_name, _render_error_message(error)) from error
+
+
+def _render_error_message(error: Exception) -> str:
+    if isinstance(error, VariableDoesNotExist):
+        # Its own message lists the whole context: recipient and data, which reasons and logs must not hold.
+        return f'a filter argument names a missing variable "{error.params[0]}"'
+    return f"{type(error).__name__}: {error}"
 
 
 def build_context(data: dict[str, Any], recipient: dict[str, str]) -> dict[str, Any]:
@@ -90,24 +120,76 @@ def build_context(data: dict[str, Any], recipient: dict[str, str]) -> dict[str, 
 def render_message(template: Template, context: dict[str, Any]) -> RenderedMessage:
     """Render every field the template's channel uses."""
     parts = {
-        name: _render_field(name, getattr(template, name), context)
+        name: render_part(name, getattr(template, name), context)
         for name in CHANNEL_FIELDS[template.channel]
         if getattr(template, name)
     }
     return RenderedMessage(channel=template.channel, parts=parts)
 
 
-def template_validate(template: Template) -> None:
-    """Compile and render every used field with the category's sample data."""
-    errors: dict[str, str] = {}
+def _at_line(line: int | None, message: str) -> str:
+    if line is None or f"line {line}" in message:
+        return message
+    return f"Line {line}: {message}"
+
+
+def _error_line(error: Exception) -> int | None:
+    debug = getattr(error, "template_debug", None)
+    return debug["line"] if debug else None
+
+
+def _unknown_variable_message(use: VariableUse) -> str:
+    if use.name.split(".", 1)[0] == "recipient":
+        fields = ", ".join(f"recipient.{name}" for name in SAMPLE_RECIPIENT)
+        return _at_line(use.line, f'unknown variable "{use.name}"; a recipient has {fields}.')
+    return _at_line(use.line, f'unknown variable "{use.name}": it is not in the category\'s sample data.')
+
+
+def field_problems(field_name: str, source: str, context: dict[str, Any]) -> list[str]:
+    """What is wrong with one field, each with its line: a syntax error, else the variables
+    the context lacks and any error rendering it with that context."""
+    engine = _CHECK_ENGINES[_engine_for(field_name)]
+    try:
+        compiled = engine.from_string(source)
+    except TemplateSyntaxError as error:
+        return [_at_line(_error_line(error), str(error))]
+    except RENDER_ERRORS as error:
+        return [_render_error_message(error)]
+    problems = [_unknown_variable_message(use) for use in unknown_variables(compiled, context)]
+    try:
+        compiled.render(Context(context, autoescape=engine.autoescape))
+    except TemplateSyntaxError as error:
+        problems.append(_at_line(_error_line(error), str(error)))
+    except RENDER_ERRORS as error:
+        problems.append(_at_line(_error_line(error), _render_error_message(error)))
+    return problems
+
+
+def template_sample_data(template: Template) -> dict[str, Any]:
+    """The category's sample data; the category may be unsaved (added with its templates)."""
+    category = getattr(template, "category", None)
+    sample = category.sample_data if category is not None else {}
+    return sample if isinstance(sample, dict) else {}
+
+
+def template_problems(template: Template) -> dict[str, list[str]]:
+    """Every problem of every field the template's channel uses, checked with the category's
+    sample data: empty required fields, syntax errors, unknown variables, render errors."""
+    problems: dict[str, list[str]] = {}
     for name in REQUIRED_FIELDS.get(template.channel, ()):
         if not getattr(template, name).strip():
-            errors[name] = f"A {template.channel} template needs a {name}."
-    if errors:
-        raise ValidationError(errors)
-    sample = template.category.sample_data if template.category_id else {}
-    context = build_context(sample, {"name": "Sample User", "username": "sample", "email": "sample@example.com"})
-    try:
-        render_message(template, context)
-    except RenderError as error:
-        raise ValidationError({error.field: error.message}) from error
+            problems[name] = [f"{Channel(template.channel).label} templates need a {name}."]
+    context = build_context(template_sample_data(template), SAMPLE_RECIPIENT)
+    for name in CHANNEL_FIELDS.get(template.channel, ()):
+        source = getattr(template, name)
+        found = field_problems(name, source, context) if source else []
+        if found:
+            problems.setdefault(name, []).extend(found)
+    return problems
+
+
+def template_validate(template: Template) -> None:
+    """Raise a ValidationError naming each field's problems (see `template_problems`)."""
+    problems = template_problems(template)
+    if problems:
+        raise ValidationError(problems)

@@ -72,3 +72,24 @@ def test_delivery_page_shows_each_attempts_latency(staff_client):
     response = staff_client.get(f"/admin/delivery/delivery/{delivery.pk}/change/")
     assert response.status_code == 200
     assert "42 ms" in response.content.decode()
+
+
+def test_notification_page_lists_every_delivery_with_reason_and_attempts(staff_client):
+    delivery = factories.DeliveryFactory(status=Delivery.Status.FAILED, reason="ses: MessageRejected")
+    started = timezone.now()
+    for provider, outcome, code in (("ses", "retryable", "Throttling"), ("smtp", "permanent", "550")):
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            provider=provider,
+            outcome=outcome,
+            error_code=code,
+            error_message="<refused>",
+            started_at=started,
+            finished_at=started + timedelta(milliseconds=7),
+        )
+    response = staff_client.get(f"/admin/notifications/notification/{delivery.notification_id}/change/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "ses: MessageRejected" in html
+    assert "ses · retryable · 7 ms · Throttling &lt;refused&gt;" in html
+    assert "smtp · permanent · 7 ms · 550" in html
