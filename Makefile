@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup migrate demo clean browser-deps
+.PHONY: run test lint setup migrate demo clean browser-deps bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ browser-deps:
 
 test: lint browser-deps
 	$(BIN)/python -m scripts.embedded_redis $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Clarion against a naive pipeline and a bare-loop ceiling (README, "Benchmark"); writes
+# bench/results.json. `make bench ARGS=--quick` proves it still works, in about a minute.
+bench: setup
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 db.sqlite3-* .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -74,9 +74,21 @@ class ProviderChoice:
     retry_at: datetime | None = None  # with index None: about when an open breaker admits again
 
 
-def provider_choose(chain: Sequence[Provider], start: int, rng: random.Random | None = None) -> ProviderChoice:
+TransitionHandler = Callable[[Transition], None]
+
+
+def provider_choose(
+    chain: Sequence[Provider],
+    start: int,
+    rng: random.Random | None = None,
+    on_transition: TransitionHandler | None = None,
+) -> ProviderChoice:
     """The first provider from `start` on whose breaker takes the send. A shedding provider
-    keeps the send only when no later provider takes it."""
+    keeps the send only when no later provider takes it.
+
+    A breaker's change goes to `on_transition`, by default `provider_health_record`; a thread
+    that must not touch the database (the send pool's) collects them for the task's thread."""
+    record_transition = on_transition or provider_health_record
     store = breaker_store()
     draw = (rng or random).random
     passed: list[str] = []
@@ -92,7 +104,7 @@ def provider_choose(chain: Sequence[Provider], start: int, rng: random.Random | 
             )
             return ProviderChoice(index, note="; ".join(passed))
         if admitted.transition is not None:
-            provider_health_record(admitted.transition)
+            record_transition(admitted.transition)
         if admitted.admission in (Admission.SEND, Admission.PROBE):
             return ProviderChoice(index, probe=admitted.admission == Admission.PROBE, note="; ".join(passed))
         if admitted.admission == Admission.SHED:
@@ -109,7 +121,10 @@ def provider_choose(chain: Sequence[Provider], start: int, rng: random.Random | 
     return ProviderChoice(None, note="; ".join(passed), retry_at=datetime.fromtimestamp(retry_at, tz=UTC))
 
 
-def provider_result_record(provider: str, result: SendResult, probe: bool) -> None:
+def provider_result_record(
+    provider: str, result: SendResult, probe: bool, on_transition: TransitionHandler | None = None
+) -> None:
+    """Count a result in the provider's breaker; a change goes to `on_transition` (as above)."""
     try:
         transition = breaker_store().record(provider, failed=counts_as_failure(result), probe=probe)
     except redis.RedisError as error:
@@ -121,7 +136,7 @@ def provider_result_record(provider: str, result: SendResult, probe: bool) -> No
         )
         return
     if transition is not None:
-        provider_health_record(transition)
+        (on_transition or provider_health_record)(transition)
 
 
 def provider_slot_wait(provider: str) -> float:

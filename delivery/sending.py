@@ -1,24 +1,41 @@
-"""Deliver: claim a queued delivery, call its channel's current provider, record the attempt
-and move the delivery on (sent, retry later, fail over, or failed)."""
+"""Deliver: claim queued deliveries, call each one's current provider, record the attempt and
+move the delivery on (sent, retry later, fail over, or failed).
+
+A send has three steps so that a chunk's provider calls can overlap (delivery/send_pool.py):
+`send_prepare` (after the claim: the chain and the message), `provider_call` (breakers choose
+the provider, its rate-limit slot, its answer, the breaker counts it: Redis and the provider
+only, so any thread may run it) and `send_record` (attempt and status, on the thread that
+holds the database connection). `delivery_send` runs the three in a row for one delivery."""
 
 from __future__ import annotations
 
 import enum
 import logging
 import random
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from delivery.breaker_store import Transition
 from delivery.chains import provider_chain
 from delivery.devices import devices_deactivate
 from delivery.models import Delivery, DeliveryAttempt
-from delivery.provider_health import provider_choose, provider_result_record, provider_slot_wait
-from delivery.providers.base import Outcome, OutgoingMessage, Provider, SendResult
+from delivery.provider_health import (
+    ProviderChoice,
+    provider_choose,
+    provider_health_record,
+    provider_result_record,
+    provider_slot_wait,
+)
+from delivery.providers.base import Outcome, OutgoingMessage, Provider, SendResult, provider_is_local
 from delivery.retry_policy import backoff_seconds
 from delivery.sms_segments import sms_segments
+from monitoring.metrics import attempt_record
 from notifications.channels import Channel
 
 logger = logging.getLogger(__name__)
@@ -42,14 +59,36 @@ NOTHING_TO_DO = SendStep(NextStep.NONE)
 FAILED_FOR_GOOD = SendStep(NextStep.NONE, failed=True)
 
 
-def delivery_claim(delivery_id: int) -> datetime | None:
-    """Take a queued delivery for sending; returns the claim's time, or None when the
-    delivery is not queued (a redelivered task finds it claimed and stops)."""
+def deliveries_claim(delivery_ids: Sequence[int]) -> list[Delivery]:
+    """Take the queued ones of these deliveries for sending (`queued → sending`), in one
+    transaction; returns those taken, in the order given. A delivery that is not queued is
+    not ours to send: a redelivered task finds its deliveries claimed and sends nothing.
+
+    Rows locked by another transaction are skipped, not waited for: whoever holds them is
+    claiming them too, or releasing or re-enqueueing them, which publishes them again. (SQLite
+    has no row locks; its transactions take the write lock up front, which serializes claims.)
+    """
     now = timezone.now()
-    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
-        status=Delivery.Status.SENDING, claimed_at=now, updated_at=now
-    )
-    return now if claimed else None
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True).filter(
+                pk__in=delivery_ids, status=Delivery.Status.QUEUED
+            )
+        )
+        Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=Delivery.Status.SENDING, claimed_at=now, updated_at=now
+        )
+    by_pk = {row.pk: row for row in rows}
+    claimed = [by_pk[pk] for pk in dict.fromkeys(delivery_ids) if pk in by_pk]
+    for delivery in claimed:
+        delivery.status, delivery.claimed_at, delivery.updated_at = Delivery.Status.SENDING, now, now
+    return claimed
+
+
+def delivery_claim(delivery_id: int) -> Delivery | None:
+    """Take one queued delivery for sending; None when it is not queued."""
+    claimed = deliveries_claim([delivery_id])
+    return claimed[0] if claimed else None
 
 
 def outgoing_message(delivery: Delivery) -> OutgoingMessage:
@@ -74,36 +113,102 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
     )
 
 
-def delivery_send(delivery_id: int) -> SendStep:
-    if delivery_claim(delivery_id) is None:
-        return NOTHING_TO_DO
-    delivery = Delivery.objects.get(pk=delivery_id)
-    chain = provider_chain(delivery.channel)
+@dataclass(frozen=True)
+class PreparedSend:
+    """A claimed delivery, its channel's provider chain and the message to send."""
+
+    delivery: Delivery
+    chain: tuple[Provider, ...]
+    message: OutgoingMessage
+
+    @property
+    def local(self) -> bool:
+        """Whether a provider it may go to writes to Clarion's own database (outbox, inbox):
+        such a send runs on the task's thread."""
+        return any(provider_is_local(provider) for provider in self.chain[self.delivery.provider_index :])
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """What calling the provider came to. Without a `result` nothing was sent: every provider
+    left is known to be down (`choice.index` is None), or the chosen one's rate limit had no
+    slot within the bound (`slot_wait` is the seconds until one). Breaker changes are kept in
+    `transitions` for the task's thread to record."""
+
+    choice: ProviderChoice
+    started_at: datetime
+    finished_at: datetime
+    result: SendResult | None = None
+    slot_wait: float = 0.0
+    transitions: tuple[Transition, ...] = ()
+
+
+# Chains are built on first use, and building one twice at once is not safe (boto3's default
+# session): the critical worker runs its tasks on threads.
+_chain_lock = threading.Lock()
+
+
+def send_prepare(delivery: Delivery) -> PreparedSend | SendStep:
+    """What a claimed delivery needs for its provider call; a SendStep when there is no
+    provider left to call."""
+    with _chain_lock:
+        chain = provider_chain(delivery.channel)
     if delivery.provider_index >= len(chain):
         _finish(delivery, Delivery.Status.FAILED, reason="no provider left in the chain")
         return FAILED_FOR_GOOD
-    choice = provider_choose(chain, delivery.provider_index)
+    return PreparedSend(delivery=delivery, chain=chain, message=outgoing_message(delivery))
+
+
+def provider_call(prepared: PreparedSend) -> ProviderCall:
+    """Choose the provider by its breakers, wait for a slot under its rate limit, send, and
+    count the result in its breaker. Redis and the provider only, no database: the send
+    pool's threads run this (delivery/send_pool.py)."""
+    transitions: list[Transition] = []
+    choice = provider_choose(prepared.chain, prepared.delivery.provider_index, on_transition=transitions.append)
+    now = timezone.now()
     if choice.index is None:
-        # Not a failure: every provider left is known to be down, so nothing is attempted.
-        return _wait(delivery, choice.retry_at, f"waiting: {choice.note}")
-    if choice.index != delivery.provider_index:
-        _move_along_chain(delivery, choice.index, choice.note)
-    provider = chain[choice.index]
+        return ProviderCall(choice, started_at=now, finished_at=now, transitions=tuple(transitions))
+    provider = prepared.chain[choice.index]
     wait = provider_slot_wait(provider.name)
     if wait:
-        # Spread the sends that found the queue for slots too long, so they don't return together.
-        retry_at = timezone.now() + timedelta(seconds=wait * random.uniform(1, 2))  # noqa: S311
-        return _wait(delivery, retry_at, f"waiting {wait:.1f}s for {provider.name}'s rate limit")
-    message = outgoing_message(delivery)
+        now = timezone.now()
+        return ProviderCall(choice, started_at=now, finished_at=now, slot_wait=wait, transitions=tuple(transitions))
     started_at = timezone.now()
-    result = provider.send(message)
+    result = provider.send(prepared.message)
     finished_at = timezone.now()
-    encoding, segments = sms_segments(message.body) if delivery.channel == Channel.SMS else ("", None)
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        provider=provider.name,
-        started_at=started_at,
-        finished_at=finished_at,
+    provider_result_record(provider.name, result, probe=choice.probe, on_transition=transitions.append)
+    return ProviderCall(choice, started_at, finished_at, result=result, transitions=tuple(transitions))
+
+
+def sends_record(sends: Sequence[tuple[PreparedSend, ProviderCall]]) -> list[SendStep]:
+    """Record what provider calls came to and move their deliveries on; returns their next
+    steps, in order. Calls that came back together are written together, in one transaction
+    with one insert for their attempts: their sends are over either way, and a transaction
+    per round instead of two statements per send is what keeps up with the provider calls."""
+    with transaction.atomic():
+        for _, call in sends:
+            for transition in call.transitions:
+                provider_health_record(transition)
+        attempts = [_attempt(prepared, call) for prepared, call in sends]
+        DeliveryAttempt.objects.bulk_create([attempt for attempt in attempts if attempt is not None])
+        return [_move_on(prepared, call) for prepared, call in sends]
+
+
+def send_record(prepared: PreparedSend, call: ProviderCall) -> SendStep:
+    return sends_record([(prepared, call)])[0]
+
+
+def _attempt(prepared: PreparedSend, call: ProviderCall) -> DeliveryAttempt | None:
+    """The attempt a call made, unsaved; None when nothing was sent."""
+    result, choice = call.result, call.choice
+    if result is None or choice.index is None:
+        return None
+    encoding, segments = sms_segments(prepared.message.body) if prepared.delivery.channel == Channel.SMS else ("", None)
+    return DeliveryAttempt(
+        delivery=prepared.delivery,
+        provider=prepared.chain[choice.index].name,
+        started_at=call.started_at,
+        finished_at=call.finished_at,
         outcome=result.outcome,
         error_code=result.error_code,
         error_message=result.error_message,
@@ -112,7 +217,22 @@ def delivery_send(delivery_id: int) -> SendStep:
         sms_segments=segments,
         note=f"passed over: {choice.note}"[:200] if choice.note else "",
     )
-    provider_result_record(provider.name, result, probe=choice.probe)
+
+
+def _move_on(prepared: PreparedSend, call: ProviderCall) -> SendStep:
+    delivery, message, choice, result = prepared.delivery, prepared.message, call.choice, call.result
+    if choice.index is None:
+        # Not a failure: every provider left is known to be down, so nothing is attempted.
+        return _wait(delivery, choice.retry_at, f"waiting: {choice.note}")
+    if choice.index != delivery.provider_index:
+        _move_along_chain(delivery, choice.index, choice.note)
+    provider = prepared.chain[choice.index]
+    if result is None:
+        # Spread the sends that found the queue for slots too long, so they don't return together.
+        retry_at = timezone.now() + timedelta(seconds=call.slot_wait * random.uniform(1, 2))  # noqa: S311
+        return _wait(delivery, retry_at, f"waiting {call.slot_wait:.1f}s for {provider.name}'s rate limit")
+    started_at, finished_at = call.started_at, call.finished_at
+    attempt_record(delivery.channel, provider.name, result.outcome, (finished_at - started_at).total_seconds())
     logger.info(
         "delivery attempt: %s",
         result.outcome,
@@ -128,7 +248,18 @@ def delivery_send(delivery_id: int) -> SendStep:
     )
     if result.invalid_addresses and delivery.channel == Channel.PUSH:
         devices_deactivate(result.invalid_addresses)
-    return _apply_result(delivery, provider, result, len(chain), finished_at)
+    return _apply_result(delivery, provider, result, len(prepared.chain), finished_at)
+
+
+def delivery_send(delivery_id: int) -> SendStep:
+    """Send one delivery, all on this thread; `deliveries_send` sends a chunk of them."""
+    delivery = delivery_claim(delivery_id)
+    if delivery is None:
+        return NOTHING_TO_DO
+    prepared = send_prepare(delivery)
+    if isinstance(prepared, SendStep):
+        return prepared
+    return send_record(prepared, provider_call(prepared))
 
 
 def _apply_result(

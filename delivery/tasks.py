@@ -4,6 +4,7 @@ service says comes next. Publishing happens after the service's transaction comm
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -15,7 +16,8 @@ from config.celery import CRITICAL_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
 from delivery.fallback import fallback_after_failure
 from delivery.planning import notifications_plan
 from delivery.routing import deliveries_route
-from delivery.sending import NextStep, delivery_release, delivery_send
+from delivery.send_pool import deliveries_send
+from delivery.sending import NextStep, SendStep, delivery_release
 from delivery.sweeper import pipeline_sweep
 
 logger = logging.getLogger(__name__)
@@ -45,16 +47,19 @@ def deliveries_publish(routes: dict[str, list[int]]) -> None:
             delivery_send_task.apply_async(args=[chunk], queue=queue, **QUIET)
 
 
-def delivery_release_schedule(delivery_id: int, eta: datetime) -> None:
+def delivery_release_schedule(delivery_id: int, eta: datetime, queue: str = "") -> None:
     """Publish the release of a scheduled delivery at `eta`.
 
     The ETA message waits on its own small queue, where a backlog of sends cannot hold it
-    up. One further away than Redis' visibility timeout would be redelivered early, so it
-    is not published at all: the sweeper releases it when due (DESIGN.md invariant 4).
+    up; a critical delivery's (its `queue` is `critical`) waits on the critical queue, where
+    a morning's worth of quiet-hours releases cannot hold it up either. One further away than
+    Redis' visibility timeout would be redelivered early, so it is not published at all: the
+    sweeper releases it when due (DESIGN.md invariant 4).
     """
     horizon = timezone.now() + timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT_SECONDS - 3600)
     if eta <= horizon:
-        delivery_release_task.apply_async(args=[delivery_id], eta=eta, queue=SCHEDULED_QUEUE, **QUIET)
+        release_queue = CRITICAL_QUEUE if queue == CRITICAL_QUEUE else SCHEDULED_QUEUE
+        delivery_release_task.apply_async(args=[delivery_id], eta=eta, queue=release_queue, **QUIET)
 
 
 @shared_task
@@ -76,16 +81,27 @@ def _route_and_publish(notification_ids: Sequence[str]) -> None:
 
 @shared_task(soft_time_limit=600, time_limit=660)
 def delivery_send_task(delivery_ids: list[int]) -> None:
-    for delivery_id in delivery_ids:
-        step = delivery_send(delivery_id)
+    """Send a chunk, its provider calls overlapped (delivery/send_pool.py), and publish what
+    comes next for each delivery as soon as its result is recorded."""
+    failed_over: dict[str, list[int]] = defaultdict(list)
+
+    def publish_next(delivery_id: int, step: SendStep) -> None:
         if step.next_step == NextStep.REQUEUE:
-            deliveries_publish({step.queue: [delivery_id]})
+            # A provider failing over takes a whole chunk with it: its sends go on together,
+            # as chunks, not as one task (and one call at a time) each.
+            failed_over[step.queue].append(delivery_id)
         elif step.next_step == NextStep.RETRY_LATER:
-            delivery_release_schedule(delivery_id, step.retry_at)
+            delivery_release_schedule(delivery_id, step.retry_at, step.queue)
         elif step.failed:
             notification_id = fallback_after_failure(delivery_id)
             if notification_id is not None:
                 _route_and_publish([str(notification_id)])
+
+    try:
+        deliveries_send(delivery_ids, publish_next)
+    finally:
+        # Also when the chunk stops early: these are recorded `queued` and wait for no one else.
+        deliveries_publish(failed_over)
 
 
 @shared_task

@@ -1,8 +1,8 @@
 """`make run`: the whole system on one machine, stopped together by Ctrl-C.
 
 Starts an embedded Redis when REDIS_URL is unset, then the ASGI server (HTTP and
-websockets), one Celery worker consuming every queue, and celery beat with
-django-celery-beat's DatabaseScheduler.
+websockets), the Celery workers of WORKER_TOPOLOGY (one for bulk traffic, one of its own for
+the critical queue), and celery beat with django-celery-beat's DatabaseScheduler.
 """
 
 from __future__ import annotations
@@ -13,17 +13,40 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 from scripts.embedded_redis import EmbeddedRedis
 
 HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Which worker takes which of config/celery.py's queues, and how (README, "Workers"). Prefetch
+# is 1 everywhere (CELERY_WORKER_PREFETCH_MULTIPLIER): a chunk task runs for seconds, and one
+# waiting behind it in a busy process is one another process could have taken.
+WORKER_TOPOLOGY: dict[str, list[str]] = {
+    # Plan, route and send bulk traffic; releases, the sweeper and digests. Two processes for
+    # the CPU-bound planning and rendering on two cores; each overlaps its provider calls on
+    # CLARION_SEND_CONCURRENCY threads, so more processes would only add memory.
+    "worker": [
+        *("--queues", "pipeline,email,sms,push,in_app,scheduled,maintenance"),
+        *("--pool", "prefork", "--concurrency", "2", "--hostname", "bulk@%h"),
+    ],
+    # Security and high-priority notifications, from API to provider, and their retries: no
+    # bulk task can ever be ahead of them. Their tasks wait on providers, not on the CPU, so
+    # threads give eight at once in one process (~100 MB) where prefork would need eight.
+    "critical": ["--queues", "critical", "--pool", "threads", "--concurrency", "8", "--hostname", "critical@%h"],
+}
+
+
+def worker_command(options: list[str]) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", *options]
 
 
 def _commands(port: str) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", port, "--no-access-log"],
-        "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+        **{name: worker_command(options) for name, options in WORKER_TOPOLOGY.items()},
         "beat": [
             python,
             "-m",
@@ -39,9 +62,19 @@ def _commands(port: str) -> dict[str, list[str]]:
     }
 
 
+def _metrics_dir_reset(env: dict[str, str]) -> None:
+    """Empty the metrics directory the three processes will share (settings' default, unless
+    PROMETHEUS_MULTIPROC_DIR is set): a previous run's files would be added into the counts."""
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(REPO_ROOT / "var" / "prometheus")))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+
+
 def main() -> int:
     port = os.environ.get("CLARION_PORT", "8000")
     env = dict(os.environ)
+    _metrics_dir_reset(env)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 

@@ -99,6 +99,17 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class Provider(Protocol):
+    """An adapter. `send` may be called from several threads at once (delivery/send_pool.py),
+    so an adapter keeps no per-call state of its own outside the call, or keeps it per thread.
+
+    A provider that writes to Clarion's own database instead of calling a service (outbox,
+    inbox) says so with a class attribute `local = True`: its sends run on the task's thread,
+    the one holding the database connection, and there is no latency to hide."""
+
     name: str
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+def provider_is_local(provider: Provider) -> bool:
+    return getattr(provider, "local", False)

@@ -9,6 +9,13 @@ about the token itself) are reported in `invalid_addresses` whatever the outcome
 caller can deactivate those devices; errors that mean our project or credentials are wrong
 (SENDER_ID_MISMATCH, auth) are permanent but leave the devices alone.
 
+Several deliveries are not merged into one `send_each` call. FCM v1 has no batch request any
+more: `send_each` is one HTTP request per message on a thread of its own, which is what the
+send pool (delivery/send_pool.py) already does across a chunk's deliveries, while merging
+would tie each delivery's breaker choice, rate-limit slot and record to its neighbours'. The
+app's session is shared by those threads, as firebase-admin itself shares it across
+`send_each`'s; its pool keeps FCM_BATCH_SIZE connections.
+
 firebase-admin has no setting for two things we need. FCM's URL is a class attribute read
 when an app's messaging service is created, so a local server (FCM_ENDPOINT_URL) is set just
 around that moment. And the service's session retries 500/503 up to four times with backoff

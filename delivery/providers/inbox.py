@@ -11,6 +11,7 @@ InboxStore = Callable[[OutgoingMessage], str]
 
 class InboxProvider:
     name = "inbox"
+    local = True  # stores in Clarion's database: sent on the task's thread
 
     def __init__(self, store: InboxStore) -> None:
         self._store = store

@@ -11,6 +11,7 @@ OutboxSink = Callable[[OutgoingMessage], str]
 
 class OutboxProvider:
     name = "outbox"
+    local = True  # stores in Clarion's database: sent on the task's thread
 
     def __init__(self, sink: OutboxSink) -> None:
         self._sink = sink

@@ -4,6 +4,10 @@ The library never retries (its `max_retries` only covers https connection errors
 not set it): Celery owns retries. Twilio errors carry an HTTP status and a Twilio error code;
 `translate_twilio_error` turns them into an outcome by the table below, falling back on the
 status (429 and 5xx are transient, other 4xx are not).
+
+Each thread that sends (the send pool's, delivery/send_pool.py) has a client of its own: the
+client's requests Session is not thread-safe, and it keeps its thread's connection alive
+between sends.
 """
 
 from __future__ import annotations
@@ -68,22 +72,21 @@ def translate_twilio_error(status: int, code: int | None, message: str, retry_af
 
 
 class _HeaderKeepingHttpClient(TwilioHttpClient):
-    """Keeps the last response's headers per thread: Twilio's exceptions drop them, and a
-    429's Retry-After is in a header."""
+    """Keeps the last response's headers: Twilio's exceptions drop them, and a 429's
+    Retry-After is in a header. One per thread, so the last response is this thread's."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__(timeout=timeout)
-        self._local = threading.local()
+        self.last_headers: Mapping[str, str] = {}
 
     def request(self, *args: object, **kwargs: object) -> Response:
-        self._local.headers = {}
+        self.last_headers = {}
         response = super().request(*args, **kwargs)
-        self._local.headers = response.headers or {}
+        self.last_headers = response.headers or {}
         return response
 
     def last_header(self, name: str) -> str | None:
-        headers: Mapping[str, str] = getattr(self._local, "headers", {})
-        return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
+        return next((value for key, value in self.last_headers.items() if key.lower() == name.lower()), None)
 
 
 class TwilioSmsProvider:
@@ -91,21 +94,30 @@ class TwilioSmsProvider:
 
     def __init__(self, config: TwilioSettings) -> None:
         self._config = config
-        self._http = _HeaderKeepingHttpClient(timeout=config.timeout_seconds)
-        self._client = Client(config.account_sid, config.auth_token, http_client=self._http)
-        if config.api_base_url:
-            self._client.api.base_url = config.api_base_url.rstrip("/")
-            # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite the local host.
-            self._client.region = None
-            self._client.edge = None
+        self._local = threading.local()
+
+    def _client(self) -> tuple[Client, _HeaderKeepingHttpClient]:
+        """This thread's client, built on its first send."""
+        if not hasattr(self._local, "client"):
+            config = self._config
+            http = _HeaderKeepingHttpClient(timeout=config.timeout_seconds)
+            client = Client(config.account_sid, config.auth_token, http_client=http)
+            if config.api_base_url:
+                client.api.base_url = config.api_base_url.rstrip("/")
+                # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite the local host.
+                client.region = None
+                client.edge = None
+            self._local.client, self._local.http = client, http
+        return self._local.client, self._local.http
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        client, http = self._client()
         try:
-            sent = self._client.messages.create(to=message.to, from_=self._config.from_number, body=message.body)
+            sent = client.messages.create(to=message.to, from_=self._config.from_number, body=message.body)
         except TwilioRestException as error:
-            return self._failed(error.status, error.code, error.msg)
+            return self._failed(error.status, error.code, error.msg, http)
         except TwilioServiceException as error:
-            return self._failed(error.status, error.code, error.detail or error.title)
+            return self._failed(error.status, error.code, error.detail or error.title, http)
         except requests.Timeout as error:
             return SendResult.retryable("timeout", str(error))
         except requests.ConnectionError as error:
@@ -115,7 +127,7 @@ class TwilioSmsProvider:
             return SendResult.misconfigured("twilio_client", str(error))
         return SendResult.delivered(provider_message_id=sent.sid or "")
 
-    def _failed(self, status: int, code: int | None, message: str) -> SendResult:
+    def _failed(self, status: int, code: int | None, message: str, http: _HeaderKeepingHttpClient) -> SendResult:
         if (code or status) in MISCONFIGURATION_CODES:
             logger.error("Twilio rejects Clarion's configuration: %s %s", code or status, message)
-        return translate_twilio_error(status, code, message, self._http.last_header("Retry-After"))
+        return translate_twilio_error(status, code, message, http.last_header("Retry-After"))

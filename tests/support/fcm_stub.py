@@ -64,7 +64,7 @@ class FcmBehaviour:
     token_errors: dict[str, str] = field(default_factory=dict)  # token → FCM error code
     retry_after: str | None = None  # sent with QUOTA_EXCEEDED
     refuse_token_grants: bool = False  # the OAuth endpoint answers invalid_grant
-    hold_seconds: float = 0.0
+    hold_seconds: float = 0.0  # response latency of sends: each waits this long before its answer
 
 
 @cache

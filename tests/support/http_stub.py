@@ -43,6 +43,9 @@ class StubHandler(BaseHTTPRequestHandler):
 
 class StubServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog is 5: a worker's concurrent sends (each on a connection of
+    # its own) would find connections reset, as no real provider's endpoint does.
+    request_queue_size = 128
     released: threading.Event
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from scripts.embedded_redis import free_port
+from scripts.run import WORKER_TOPOLOGY, worker_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,6 +122,18 @@ class ProcessFactory:
         process.wait_for_log(" ready.")
         return process
 
+    def workers(self, env: dict[str, str] | None = None) -> dict[str, ManagedProcess]:
+        """The workers `make run` starts (scripts/run.py's WORKER_TOPOLOGY), by name: one for
+        bulk traffic and one of its own for the critical queue."""
+        quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        started = {
+            name: self._spawn(name, [*worker_command(options), *quiet], env)
+            for name, options in WORKER_TOPOLOGY.items()
+        }
+        for process in started.values():
+            process.wait_for_log(" ready.")
+        return started
+
     def beat(self, env: dict[str, str] | None = None) -> ManagedProcess:
         schedule = self.log_dir / f"beat-schedule-{self._count + 1}"
         command = [
@@ -162,7 +175,8 @@ class ProcessFactory:
                 raise AssertionError(f"web server exited:\n{process.log()[-3000:]}")
             try:
                 return requests.get(f"{base_url}/api/v1/notifications", timeout=1).status_code == 401
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or still importing the URLconf on its first request.
                 return False
 
         wait_for(answers, 30, interval=0.1, message="the web server to answer")

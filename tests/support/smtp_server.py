@@ -1,13 +1,14 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it receives.
 
 It can be told to reject recipients (550, permanent), defer data (451, retryable) or take
-its time per message, so tests can count what arrived and how often.
+its time per message (`delay_seconds`, the response latency a benchmark sets), so tests can
+count what arrived and how often.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -43,7 +44,9 @@ class RecordingHandler:
                 self.behaviour.defer_data_times -= 1
                 return "451 4.3.0 Try again later"
         if self.behaviour.delay_seconds:
-            time.sleep(self.behaviour.delay_seconds)
+            # Awaited, not slept: one slow answer must not hold up every other session, just
+            # as a real server's doesn't.
+            await asyncio.sleep(self.behaviour.delay_seconds)
         with self._lock:
             self.messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted"

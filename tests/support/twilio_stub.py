@@ -52,7 +52,7 @@ class Failure:
 @dataclass
 class TwilioBehaviour:
     unsubscribed: set[str] = field(default_factory=set)
-    hold_seconds: float = 0.0  # keep every request waiting this long (to make the client time out)
+    hold_seconds: float = 0.0  # response latency: every request waits this long (long enough, clients time out)
     failures: deque[Failure] = field(default_factory=deque)
     random_failure: Failure | None = None  # answered to a `random_failure_rate` share of requests
     random_failure_rate: float = 0.0

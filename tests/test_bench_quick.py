@@ -1,0 +1,49 @@
+"""`python -m bench --quick` still works end to end: it starts Clarion, the naive reference and
+the ceiling, runs a cheap subset of the scenarios against each and writes results.json in the
+shape the README describes. Figures are whatever this machine gives: only their presence and
+shape are checked, never their size."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("accept", "throughput", "inapp", "cost")
+SYSTEMS = {"clarion", "naive", "ceiling"}
+
+
+def _is_figure(value: object) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+@pytest.mark.e2e
+def test_quick_bench_runs_every_system_and_writes_its_results(tmp_path):
+    output = tmp_path / "results.json"
+    command = [sys.executable, "-m", "bench", "--quick", "--scenarios", ",".join(SCENARIOS)]
+    command += ["--database", "sqlite", "--redis", "embedded", "--output", str(output)]
+
+    completed = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=280)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
+    document = json.loads(output.read_text())
+    assert set(document) == {"meta", "results", "table", "targets"}
+    assert document["meta"]["quick"] is True
+    assert set(document["results"]) == set(SCENARIOS)
+    for by_system in document["results"].values():
+        assert set(by_system) == SYSTEMS
+        assert all("error" not in figures for figures in by_system.values())
+    for figures in document["results"]["throughput"].values():
+        assert _is_figure(figures["rate"]) and _is_figure(figures["sql_per_delivery"])
+    for figures in document["results"]["cost"].values():
+        assert figures["peak_rss"], "every system reports its processes' peak memory"
+    assert {row["scenario"] for row in document["table"]} == set(SCENARIOS)
+    for row in document["table"]:
+        assert all(_is_figure(row[name]) for name in SYSTEMS)
+        assert row["met"] in (True, False, None)
+    assert {target["scenario"] for target in document["targets"]} == {"accept", "throughput", "inapp", "cost"}
+    assert "deliveries/s" in completed.stdout, "the table is printed"
