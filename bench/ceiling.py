@@ -40,10 +40,11 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connections  # noqa: E402
 
-from bench.messages import message_content, outgoing_message  # noqa: E402
+from bench.messages import message_content  # noqa: E402
 from delivery.chains import provider_chain  # noqa: E402
 from delivery.models import Delivery, Device  # noqa: E402
 from delivery.providers.base import Outcome, SendResult  # noqa: E402
+from delivery.sending import message_from_content  # noqa: E402
 from notifications.channels import ALL_CHANNELS, Channel  # noqa: E402
 from notifications.models import ApiKey, Category, Notification, NotificationRequest, Template  # noqa: E402
 
@@ -109,7 +110,7 @@ class Shard:
                 return
             provider = provider_chain(send.channel)[0]
             reference = f"{send.notification_id}:{send.channel}"
-            result = provider.send(outgoing_message(reference, send.notification_id, send.channel, send.content))
+            result = provider.send(message_from_content(reference, send.notification_id, send.channel, send.content))
             self.done.put(Sent(priority, send, provider.name, result, time.time()))
 
     def _pace(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from delivery.providers.base import OutgoingMessage
 from delivery.routing import channel_address
 from notifications.channels import Channel
 from notifications.models import Notification, Template
@@ -23,18 +22,3 @@ def message_content(template: Template, notification: Notification, user: Abstra
     if template.channel == Channel.PUSH:
         content["tokens"] = tokens
     return content
-
-
-def outgoing_message(reference: str, notification_id: str, channel: str, content: dict) -> OutgoingMessage:
-    return OutgoingMessage(
-        channel=channel,
-        reference=reference,
-        to=content.get("to", ""),
-        subject=content.get("subject", ""),
-        title=content.get("title", ""),
-        body=content.get("body", ""),
-        html_body=content.get("html_body", ""),
-        action_url=content.get("action_url", ""),
-        tokens=tuple(content.get("tokens", ())),
-        data={"notification_id": notification_id, "delivery_id": reference},
-    )

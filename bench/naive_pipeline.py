@@ -23,10 +23,11 @@ django.setup()
 
 from django.utils import timezone  # noqa: E402
 
-from bench.messages import message_content, outgoing_message  # noqa: E402
+from bench.messages import message_content  # noqa: E402
 from delivery.chains import provider_chain  # noqa: E402
 from delivery.models import Delivery, DeliveryAttempt, Device  # noqa: E402
 from delivery.providers.base import Outcome  # noqa: E402
+from delivery.sending import outgoing_message  # noqa: E402
 from notifications.channels import Channel  # noqa: E402
 from notifications.models import Notification, Template  # noqa: E402
 from preferences.models import Preference  # noqa: E402
@@ -83,7 +84,7 @@ def naive_send(delivery_ids: list[int]) -> None:
     for delivery_id in delivery_ids:
         delivery = Delivery.objects.get(pk=delivery_id)
         provider = provider_chain(delivery.channel)[0]
-        message = outgoing_message(str(delivery.pk), str(delivery.notification_id), delivery.channel, delivery.content)
+        message = outgoing_message(delivery)
         started_at = timezone.now()
         result = provider.send(message)
         finished_at = timezone.now()

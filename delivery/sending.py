@@ -92,10 +92,14 @@ def delivery_claim(delivery_id: int) -> Delivery | None:
 
 
 def outgoing_message(delivery: Delivery) -> OutgoingMessage:
-    content = delivery.content
+    return message_from_content(str(delivery.pk), str(delivery.notification_id), delivery.channel, delivery.content)
+
+
+def message_from_content(reference: str, notification_id: str, channel: str, content: dict) -> OutgoingMessage:
+    """The provider-neutral message for a delivery's rendered content."""
     return OutgoingMessage(
-        channel=delivery.channel,
-        reference=str(delivery.pk),
+        channel=channel,
+        reference=reference,
         to=content.get("to", ""),
         subject=content.get("subject", ""),
         title=content.get("title", ""),
@@ -105,8 +109,8 @@ def outgoing_message(delivery: Delivery) -> OutgoingMessage:
         tokens=tuple(content.get("tokens", ())),
         unsubscribe_url=content.get("unsubscribe_url", ""),
         data={
-            "notification_id": str(delivery.notification_id),
-            "delivery_id": str(delivery.pk),
+            "notification_id": notification_id,
+            "delivery_id": reference,
             # Quiet hours or a pause: in-app items are stored at once but pushed silently.
             **({"silent": "1"} if content.get("silent") else {}),
         },
