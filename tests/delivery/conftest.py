@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import redis
+from django.test import Client
 
 from delivery.breaker_store import KEY_PREFIX as BREAKER_PREFIX
 from delivery.provider_health import delivery_redis
 from delivery.rate_limit import KEY_PREFIX as RATE_LIMIT_PREFIX
+from tests import factories
 
 
 def _forget_provider_health() -> None:
@@ -27,3 +29,12 @@ def fresh_provider_health():
     _forget_provider_health()
     yield
     _forget_provider_health()
+
+
+@pytest.fixture
+def staff_client(db) -> Client:
+    """A superuser signed in to the admin."""
+    staff = factories.UserFactory(username="staff", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    return client

@@ -1,21 +1,12 @@
 """Dead letters: the admin filter and the retry action that never sends twice."""
 
 import pytest
-from django.test import Client
 
 from delivery.dead_letters import dead_letters_retry
 from delivery.models import Delivery
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client():
-    staff = factories.UserFactory(username="staff", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def test_retrying_twice_requeues_once_from_the_first_provider():

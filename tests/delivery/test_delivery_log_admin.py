@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from delivery.cancelling import scheduled_cancel
@@ -12,14 +11,6 @@ from delivery.sending import delivery_release
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client():
-    staff = factories.UserFactory(username="staff", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def test_cancelling_moves_only_scheduled_deliveries_to_skipped():
