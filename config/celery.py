@@ -30,7 +30,7 @@ app.conf.task_default_queue = PIPELINE_QUEUE
 # Default queues per task (Celery 5.7 deprecates the `queue` task attribute). Sends name
 # their queue when published: the delivery's channel queue, or `critical`.
 app.conf.task_routes = {
-    "delivery.tasks.notification_plan_task": {"queue": PIPELINE_QUEUE},
+    "delivery.tasks.notification_pipeline_task": {"queue": PIPELINE_QUEUE},
     "delivery.tasks.delivery_route_task": {"queue": PIPELINE_QUEUE},
     "delivery.tasks.delivery_release_task": {"queue": SCHEDULED_QUEUE},
     "delivery.tasks.pipeline_sweep_task": {"queue": MAINTENANCE_QUEUE},

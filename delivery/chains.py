@@ -79,9 +79,9 @@ def _fcm() -> Provider:
 
 
 def _inbox() -> Provider:
-    from notifications.inbox import inbox_item_store
+    from notifications.inbox import inbox_items_store
 
-    return InboxProvider(store=inbox_item_store)
+    return InboxProvider(store=inbox_items_store)
 
 
 PROVIDER_FACTORIES: dict[str, dict[str, Callable[[], Provider]]] = {

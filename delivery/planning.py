@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from config.celery import CRITICAL_QUEUE
 from delivery.counters import Counter, DedupClaim, counter_client, counts_read, dedup_claim, sends_reserve
 from delivery.models import Delivery, Device
+from delivery.routing import deliveries_render
 from digests.models import DigestItem
 from notifications.models import Category, Notification, OverCapAction
 from preferences.caps import Burst, CapLimits
@@ -213,10 +214,14 @@ def _reserve(plans: list[_Plan], now: datetime) -> None:
         plan.decisions[index] = next(d for d in again if d.channel == channel)
 
 
-def notifications_plan(notification_ids: Sequence[UUID | str]) -> list[UUID]:
+def notifications_plan(notification_ids: Sequence[UUID | str], render: bool = False) -> list[UUID]:
     """Create the deliveries of every still-`accepted` notification. Safe to repeat: the
     unique (notification, channel) constraints keep one delivery and one digest item per
-    channel."""
+    channel.
+
+    The deliveries to send are written `pending`, for `deliveries_route` to render; with
+    `render` they are rendered first and written `queued` or `scheduled`, which spares the
+    pipeline a second pass over the same rows (delivery/pipeline.py)."""
     # Oldest first: the earlier notification takes the last slot under a cap and holds a dedup key.
     notifications = list(
         Notification.objects.filter(pk__in=notification_ids, status=Notification.Status.ACCEPTED)
@@ -267,6 +272,8 @@ def notifications_plan(notification_ids: Sequence[UUID | str]) -> list[UUID]:
                         due_at=decision.defer_until,
                     )
                 )
+    if render:
+        deliveries_render([d for d in deliveries if d.status == Delivery.Status.PENDING], now)
     planned_ids = [n.pk for n in notifications]
     with transaction.atomic():
         Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)

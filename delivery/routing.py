@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -69,10 +69,11 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> Routes:
     `scheduled` when the policy deferred it (quiet hours, a pause).
 
     Rows are locked while rendered, so two routers racing over the same notifications
-    route each delivery once.
+    route each delivery once. (The pipeline's own deliveries are rendered by the planner
+    before they are written, delivery/pipeline.py; pending rows come from fallbacks and from
+    planners that stopped half-way.)
     """
     now = timezone.now()
-    routes = Routes()
     with transaction.atomic():
         deliveries = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -80,52 +81,74 @@ def deliveries_route(notification_ids: Sequence[UUID | str]) -> Routes:
             .select_related("notification__category", "notification__recipient__notification_settings")
         )
         if not deliveries:
-            return routes
-        category_ids = {d.notification.category_id for d in deliveries}
-        templates = {
-            (t.category_id, t.channel, t.locale): t for t in Template.objects.filter(category_id__in=category_ids)
-        }
-        push_users = {d.notification.recipient_id for d in deliveries if d.channel == "push"}
-        device_tokens: dict[int, list[str]] = defaultdict(list)
+            return Routes()
+        deliveries_render(deliveries, now)
+        Delivery.objects.bulk_update(deliveries, ["status", "reason", "content", "updated_at"])
+    return routes_of(deliveries)
+
+
+def deliveries_render(deliveries: Sequence[Delivery], now: datetime) -> None:
+    """Give pending deliveries (saved or not) their rendered message and their next status:
+    `queued`, `scheduled` (deferred), `skipped` (no template) or `failed` (template error).
+    Each delivery's notification must come with its category, recipient and the recipient's
+    `notification_settings` loaded; templates and device tokens are read in one query each."""
+    category_ids = {d.notification.category_id for d in deliveries}
+    templates = {(t.category_id, t.channel, t.locale): t for t in Template.objects.filter(category_id__in=category_ids)}
+    push_users = {d.notification.recipient_id for d in deliveries if d.channel == "push"}
+    device_tokens: dict[int, list[str]] = defaultdict(list)
+    if push_users:
         for user_id, token in Device.objects.filter(user_id__in=push_users, active=True).values_list(
             "user_id", "token"
         ):
             device_tokens[user_id].append(token)
+    for delivery in deliveries:
+        _render(delivery, templates, device_tokens, now)
 
-        for delivery in deliveries:
-            notification = delivery.notification
-            user = notification.recipient
-            settings = getattr(user, "notification_settings", None)
-            locale = settings.locale if settings else DEFAULT_LOCALE
-            delivery.updated_at = now
-            template = _pick_template(templates, notification.category_id, delivery.channel, locale)
-            if template is None:
-                delivery.status = Delivery.Status.SKIPPED
-                delivery.reason = f"no {delivery.channel} template for {notification.category.slug}"
-                continue
-            recipient = {
-                "name": user.get_full_name() or user.get_username(),
-                "username": user.get_username(),
-                "email": user.email,
-            }
-            try:
-                rendered = render_message(template, build_context(notification.data, recipient))
-            except RenderError as error:
-                delivery.status = Delivery.Status.FAILED
-                delivery.reason = f"template error in {error.field}: {error.message}"[:500]
-                continue
-            tokens = device_tokens.get(user.pk, [])
-            address = channel_address(user, delivery.channel, tokens)
-            delivery.content = {**delivery.content, **rendered.parts, "to": address}
-            if delivery.channel == "push":
-                delivery.content["tokens"] = tokens
-            if delivery.channel == Channel.EMAIL and not notification.category.is_required:
-                delivery.content = email_with_unsubscribe_link(delivery.content, user.pk, notification.category)
-            if delivery.scheduled_for is not None and delivery.scheduled_for > now:
-                delivery.status = Delivery.Status.SCHEDULED
-                routes.to_schedule.append((delivery.pk, delivery.scheduled_for))
-            else:
-                delivery.status = Delivery.Status.QUEUED
-                routes.to_send[delivery.queue].append(delivery.pk)
-        Delivery.objects.bulk_update(deliveries, ["status", "reason", "content", "updated_at"])
+
+def _render(
+    delivery: Delivery,
+    templates: dict[tuple[int, str, str], Template],
+    device_tokens: dict[int, list[str]],
+    now: datetime,
+) -> None:
+    notification = delivery.notification
+    user = notification.recipient
+    settings = getattr(user, "notification_settings", None)
+    locale = settings.locale if settings else DEFAULT_LOCALE
+    delivery.updated_at = now
+    template = _pick_template(templates, notification.category_id, delivery.channel, locale)
+    if template is None:
+        delivery.status = Delivery.Status.SKIPPED
+        delivery.reason = f"no {delivery.channel} template for {notification.category.slug}"
+        return
+    recipient = {
+        "name": user.get_full_name() or user.get_username(),
+        "username": user.get_username(),
+        "email": user.email,
+    }
+    try:
+        rendered = render_message(template, build_context(notification.data, recipient))
+    except RenderError as error:
+        delivery.status = Delivery.Status.FAILED
+        delivery.reason = f"template error in {error.field}: {error.message}"[:500]
+        return
+    tokens = device_tokens.get(user.pk, [])
+    delivery.content = {**delivery.content, **rendered.parts, "to": channel_address(user, delivery.channel, tokens)}
+    if delivery.channel == "push":
+        delivery.content["tokens"] = tokens
+    if delivery.channel == Channel.EMAIL and not notification.category.is_required:
+        delivery.content = email_with_unsubscribe_link(delivery.content, user.pk, notification.category)
+    deferred = delivery.scheduled_for is not None and delivery.scheduled_for > now
+    delivery.status = Delivery.Status.SCHEDULED if deferred else Delivery.Status.QUEUED
+
+
+def routes_of(deliveries: Iterable[Delivery]) -> Routes:
+    """What to publish for these saved deliveries: the queued ones' sends, the scheduled
+    ones' releases."""
+    routes = Routes()
+    for delivery in deliveries:
+        if delivery.status == Delivery.Status.SCHEDULED and delivery.scheduled_for:
+            routes.to_schedule.append((delivery.pk, delivery.scheduled_for))
+        elif delivery.status == Delivery.Status.QUEUED:
+            routes.to_send[delivery.queue].append(delivery.pk)
     return routes

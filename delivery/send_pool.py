@@ -15,7 +15,8 @@ unknown (the only ones that can arrive twice, DESIGN.md invariant 3); its other 
 stay `queued` for the sweeper.
 
 Local providers (outbox, inbox) write to Clarion's own database and have no latency to hide:
-a delivery whose chain still has one ahead runs on the task's thread.
+deliveries whose chain still has one ahead run on the task's thread, each claimed batch of
+them in one go (`provider_calls`, one transaction for their results).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from delivery.sending import (
     SendStep,
     deliveries_claim,
     provider_call,
+    provider_calls,
     send_prepare,
     send_record,
     sends_record,
@@ -80,14 +82,20 @@ def deliveries_send(delivery_ids: Sequence[int], on_step: SendStepHandler, concu
         while waiting or in_flight:
             room = size - len(in_flight)
             if waiting and room:
+                local: list[PreparedSend] = []
                 for delivery in deliveries_claim([waiting.popleft() for _ in range(min(room, len(waiting)))]):
                     prepared = send_prepare(delivery)
                     if isinstance(prepared, SendStep):
                         on_step(delivery.pk, prepared)
                     elif prepared.local:
-                        on_step(delivery.pk, send_record(prepared, provider_call(prepared)))
+                        local.append(prepared)
                     else:
                         in_flight[pool.submit(provider_call, prepared)] = prepared
+                if local:
+                    # No latency to hide: the chunk's local sends go at once, recorded together.
+                    sends = list(zip(local, provider_calls(local), strict=True))
+                    for prepared, step in zip(local, sends_record(sends), strict=True):
+                        on_step(prepared.delivery.pk, step)
                 continue
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             answered = []

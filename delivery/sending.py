@@ -13,6 +13,7 @@ import enum
 import logging
 import random
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,14 @@ from delivery.provider_health import (
     provider_result_record,
     provider_slot_wait,
 )
-from delivery.providers.base import Outcome, OutgoingMessage, Provider, SendResult, provider_is_local
+from delivery.providers.base import (
+    Outcome,
+    OutgoingMessage,
+    Provider,
+    SendResult,
+    provider_is_local,
+    provider_send_many,
+)
 from delivery.retry_policy import backoff_seconds
 from delivery.sms_segments import sms_segments
 from monitoring.metrics import attempt_record
@@ -167,21 +175,43 @@ def provider_call(prepared: PreparedSend) -> ProviderCall:
     """Choose the provider by its breakers, wait for a slot under its rate limit, send, and
     count the result in its breaker. Redis and the provider only, no database: the send
     pool's threads run this (delivery/send_pool.py)."""
-    transitions: list[Transition] = []
-    choice = provider_choose(prepared.chain, prepared.delivery.provider_index, on_transition=transitions.append)
-    now = timezone.now()
-    if choice.index is None:
-        return ProviderCall(choice, started_at=now, finished_at=now, transitions=tuple(transitions))
-    provider = prepared.chain[choice.index]
-    wait = provider_slot_wait(provider.name)
-    if wait:
+    return provider_calls([prepared])[0]
+
+
+def provider_calls(sends: Sequence[PreparedSend]) -> list[ProviderCall]:
+    """`provider_call` for several sends, in order: each chooses its provider and waits for
+    its slot on its own, then the sends going to the same provider go together, through its
+    `send_many` where it has one (a chunk's in-app items: a few queries, not a few each)."""
+    transitions: list[list[Transition]] = [[] for _ in sends]
+    choices = [
+        provider_choose(prepared.chain, prepared.delivery.provider_index, on_transition=transitions[i].append)
+        for i, prepared in enumerate(sends)
+    ]
+    calls: list[ProviderCall | None] = [None] * len(sends)
+    by_provider: dict[str, list[int]] = defaultdict(list)
+    for i, (prepared, choice) in enumerate(zip(sends, choices, strict=True)):
         now = timezone.now()
-        return ProviderCall(choice, started_at=now, finished_at=now, slot_wait=wait, transitions=tuple(transitions))
-    started_at = timezone.now()
-    result = provider.send(prepared.message)
-    finished_at = timezone.now()
-    provider_result_record(provider.name, result, probe=choice.probe, on_transition=transitions.append)
-    return ProviderCall(choice, started_at, finished_at, result=result, transitions=tuple(transitions))
+        if choice.index is None:
+            calls[i] = ProviderCall(choice, started_at=now, finished_at=now, transitions=tuple(transitions[i]))
+            continue
+        name = prepared.chain[choice.index].name
+        wait = provider_slot_wait(name)
+        if wait:
+            now = timezone.now()
+            calls[i] = ProviderCall(choice, now, now, slot_wait=wait, transitions=tuple(transitions[i]))
+            continue
+        by_provider[name].append(i)
+    for indexes in by_provider.values():
+        provider = sends[indexes[0]].chain[choices[indexes[0]].index]
+        started_at = timezone.now()
+        results = provider_send_many(provider, [sends[i].message for i in indexes])
+        finished_at = timezone.now()
+        for i, result in zip(indexes, results, strict=True):
+            provider_result_record(provider.name, result, probe=choices[i].probe, on_transition=transitions[i].append)
+            calls[i] = ProviderCall(
+                choices[i], started_at, finished_at, result=result, transitions=tuple(transitions[i])
+            )
+    return calls
 
 
 def sends_record(sends: Sequence[tuple[PreparedSend, ProviderCall]]) -> list[SendStep]:

@@ -8,14 +8,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from celery import chain, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from config.celery import CRITICAL_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
 from delivery.fallback import fallback_after_failure
-from delivery.planning import notifications_plan
-from delivery.routing import deliveries_route
+from delivery.pipeline import notifications_plan_and_route
+from delivery.routing import Routes, deliveries_route
 from delivery.send_pool import deliveries_send
 from delivery.sending import NextStep, SendStep, delivery_release
 from delivery.sweeper import pipeline_sweep
@@ -32,13 +32,16 @@ def _chunks(ids: Sequence, size: int) -> Iterable[list]:
 
 
 def pipeline_start(notification_ids: Sequence[str], critical: bool, retry: bool = True) -> None:
-    """Enqueue plan → route for these notifications, one chain per chunk."""
+    """Enqueue planning and routing for these notifications, one task per chunk."""
     queue = CRITICAL_QUEUE if critical else PIPELINE_QUEUE
     for chunk in _chunks([str(pk) for pk in notification_ids], settings.CLARION_CHUNK_SIZE):
-        chain(
-            notification_plan_task.si(chunk).set(queue=queue, **QUIET),
-            delivery_route_task.si(chunk).set(queue=queue, **QUIET),
-        ).apply_async(retry=retry, retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+        notification_pipeline_task.apply_async(
+            args=[chunk],
+            queue=queue,
+            retry=retry,
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
+            **QUIET,
+        )
 
 
 def deliveries_publish(routes: dict[str, list[int]]) -> None:
@@ -63,8 +66,8 @@ def delivery_release_schedule(delivery_id: int, eta: datetime, queue: str = "") 
 
 
 @shared_task
-def notification_plan_task(notification_ids: list[str]) -> None:
-    notifications_plan(notification_ids)
+def notification_pipeline_task(notification_ids: list[str]) -> None:
+    _publish(notifications_plan_and_route(notification_ids))
 
 
 @shared_task
@@ -73,7 +76,10 @@ def delivery_route_task(notification_ids: list[str]) -> None:
 
 
 def _route_and_publish(notification_ids: Sequence[str]) -> None:
-    routes = deliveries_route(notification_ids)
+    _publish(deliveries_route(notification_ids))
+
+
+def _publish(routes: Routes) -> None:
     deliveries_publish(routes.to_send)
     for delivery_id, eta in routes.to_schedule:
         delivery_release_schedule(delivery_id, eta)

@@ -6,12 +6,16 @@ user's items is sent to that group, so all of them stay in step.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from redis.exceptions import RedisError
 
@@ -73,32 +77,108 @@ def inbox_item_store(message: Any) -> str:
     `message` is the OutgoingMessage of the inbox provider; its `to` is the user id and its
     `data` carries the notification id.
     """
-    notification = Notification.objects.select_related("category").get(pk=message.data["notification_id"])
-    item, created = InboxItem.objects.get_or_create(
-        notification=notification,
-        defaults={
-            "user_id": notification.recipient_id,
-            "category": notification.category,
-            "title": message.title,
-            "body": message.body,
-            "action_url": message.action_url,
+    return inbox_items_store([message])[0]
+
+
+def inbox_items_store(messages: Sequence[Any]) -> list[str]:
+    """`inbox_item_store` for several messages at once: a few queries and one round of pushes
+    for the lot, not per message. Returns each message's item reference, in order."""
+    notification_ids = [message.data["notification_id"] for message in messages]
+    items = {item.notification_id: item for item in InboxItem.objects.filter(notification_id__in=notification_ids)}
+    missing = {UUID(str(pk)) for pk in notification_ids} - set(items)
+    created = _items_create(missing, messages) if missing else []
+    items.update((item.notification_id, item) for item in created)
+    if created:
+        silent = {UUID(str(m.data["notification_id"])) for m in messages if m.data.get("silent") == "1"}
+        counts = inbox_counts_of({item.user_id for item in created})
+        _group_send_all(
+            [
+                (
+                    item.user_id,
+                    {
+                        "type": "inbox.item",
+                        "silent": item.notification_id in silent,
+                        "item": inbox_item_payload(item),
+                        "counts": counts[item.user_id].as_json(),
+                    },
+                )
+                for item in created
+            ]
+        )
+    return [f"inbox-{items[UUID(str(pk))].pk}" for pk in notification_ids]
+
+
+def _items_create(notification_ids: set[UUID], messages: Sequence[Any]) -> list[InboxItem]:
+    by_notification = {UUID(str(m.data["notification_id"])): m for m in messages}
+    notifications = Notification.objects.select_related("category").in_bulk(list(notification_ids))
+    new_items = [
+        InboxItem(
+            notification=notification,
+            user_id=notification.recipient_id,
+            category=notification.category,
+            title=by_notification[pk].title,
+            body=by_notification[pk].body,
+            action_url=by_notification[pk].action_url,
             # A security category's data holds reset codes and the like: they go by email or
             # SMS and never sit in a browser's feed.
-            "data": {} if notification.category.is_critical else notification.data,
+            data={} if notification.category.is_critical else notification.data,
+        )
+        for pk, notification in notifications.items()
+    ]
+    try:
+        with transaction.atomic():
+            return InboxItem.objects.bulk_create(new_items)
+    except IntegrityError:
+        # Another worker stored one of them meanwhile (a send repeated by the sweeper): item by item.
+        return [item for item in (_item_create_once(item) for item in new_items) if item is not None]
+
+
+def _item_create_once(item: InboxItem) -> InboxItem | None:
+    """The item, saved, unless one for its notification exists already."""
+    stored, created = InboxItem.objects.get_or_create(
+        notification=item.notification,
+        defaults={
+            field: getattr(item, field) for field in ("user_id", "category", "title", "body", "action_url", "data")
         },
     )
-    if created:
-        inbox_push(item, silent=message.data.get("silent") == "1")
-    return f"inbox-{item.pk}"
+    return stored if created else None
+
+
+def inbox_counts_of(user_ids: set[int]) -> dict[int, InboxCounts]:
+    """`inbox_counts` of several users, in one query."""
+    rows = (
+        InboxItem.objects.filter(archived_at__isnull=True, user_id__in=user_ids)
+        .values("user_id")
+        .annotate(
+            total=Count("pk"),
+            unread=Count("pk", filter=Q(read_at__isnull=True)),
+            unseen=Count("pk", filter=Q(seen_at__isnull=True)),
+        )
+    )
+    counts = {user_id: InboxCounts(unseen=0, unread=0, total=0) for user_id in user_ids}
+    for row in rows:
+        counts[row["user_id"]] = InboxCounts(unseen=row["unseen"], unread=row["unread"], total=row["total"])
+    return counts
 
 
 def _group_send(user_id: int, event: dict[str, Any]) -> None:
-    """The change is stored already, so a push that cannot reach the channel layer costs only
+    _group_send_all([(user_id, event)])
+
+
+def _group_send_all(events: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Send each event to its user's group, all in one round on one event loop.
+
+    The change is stored already, so a push that cannot reach the channel layer costs only
     liveness: the client catches up when it reconnects or fetches."""
+    layer = get_channel_layer()
+
+    async def send_all() -> None:
+        await asyncio.gather(*(layer.group_send(inbox_group_name(user_id), event) for user_id, event in events))
+
     try:
-        async_to_sync(get_channel_layer().group_send)(inbox_group_name(user_id), event)
+        async_to_sync(send_all)()
     except (RedisError, OSError) as error:
-        logger.warning("in-app push to user %s failed: %s", user_id, error)
+        logger.warning("in-app push to %d users failed: %s", len({user_id for user_id, _ in events}), error)
 
 
 def inbox_push(item: InboxItem, silent: bool = False) -> None:

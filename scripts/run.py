@@ -29,7 +29,7 @@ WORKER_TOPOLOGY: dict[str, list[str]] = {
     # CLARION_SEND_CONCURRENCY threads, so more processes would only add memory.
     "worker": [
         *("--queues", "pipeline,email,sms,push,in_app,scheduled,maintenance"),
-        *("--pool", "prefork", "--concurrency", "2", "--hostname", "bulk@%h"),
+        *("--pool", "prefork", "--concurrency", "4", "--hostname", "bulk@%h"),
     ],
     # Security and high-priority notifications, from API to provider, and their retries: no
     # bulk task can ever be ahead of them. Their tasks wait on providers, not on the CPU, so

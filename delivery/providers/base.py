@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -104,7 +105,9 @@ class Provider(Protocol):
 
     A provider that writes to Clarion's own database instead of calling a service (outbox,
     inbox) says so with a class attribute `local = True`: its sends run on the task's thread,
-    the one holding the database connection, and there is no latency to hide."""
+    the one holding the database connection, and there is no latency to hide. One that can
+    do several sends for less than one each also has `send_many(messages) -> list[SendResult]`
+    (answers in order), which a chunk's local sends go through."""
 
     name: str
 
@@ -113,3 +116,11 @@ class Provider(Protocol):
 
 def provider_is_local(provider: Provider) -> bool:
     return getattr(provider, "local", False)
+
+
+def provider_send_many(provider: Provider, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    """Several sends to one provider: its `send_many` where it has one, else one at a time."""
+    send_many = getattr(provider, "send_many", None)
+    if send_many is not None:
+        return send_many(messages)
+    return [provider.send(message) for message in messages]

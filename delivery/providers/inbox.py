@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from delivery.providers.base import OutgoingMessage, SendResult
 
-InboxStore = Callable[[OutgoingMessage], str]
+# Stores several messages' items at once; returns each one's item reference, in order.
+InboxStore = Callable[[Sequence[OutgoingMessage]], list[str]]
 
 
 class InboxProvider:
@@ -17,4 +18,8 @@ class InboxProvider:
         self._store = store
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        return SendResult.delivered(provider_message_id=self._store(message))
+        return self.send_many([message])[0]
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """A chunk's in-app items in a few queries and one round of pushes, not each on its own."""
+        return [SendResult.delivered(provider_message_id=reference) for reference in self._store(messages)]
