@@ -27,6 +27,7 @@ from bench.children import Child, PeakRss
 from bench.sizes import Sizes
 from bench.stores import queues_purge, tables_reset, tasks_pending, unacked_forget
 from scripts.embedded_redis import free_port
+from scripts.run import BACKGROUND_PRIORITY
 from scripts.run import _commands as run_commands
 
 HOST = "127.0.0.1"
@@ -334,7 +335,8 @@ class NaiveSystem(System):
     def start(self) -> None:
         self._spawn_web()
         for worker in self.ctx.layout.workers:
-            command = [sys.executable, "-m", "celery", "-A", "bench.naive_pipeline", "worker", "--loglevel", "INFO"]
+            command = [*BACKGROUND_PRIORITY, sys.executable, "-m", "celery", "-A", "bench.naive_pipeline", "worker"]
+            command += ["--loglevel", "INFO"]
             command += ["--pool", worker.pool, "--concurrency", str(worker.concurrency), "--queues", "naive"]
             command += ["--hostname", f"naive-{worker.name}-{self.port}@%h"]
             self._spawn(worker.name, command, role="worker")
@@ -355,8 +357,9 @@ class CeilingSystem(System):
 
     def start(self) -> None:
         self._spawn_web()
+        shard_command = [*BACKGROUND_PRIORITY, sys.executable, "-m", "bench.ceiling"]
         self.shards = [
-            self._spawn(f"shard-{k}", [sys.executable, "-m", "bench.ceiling"], role="worker", talks=True)
+            self._spawn(f"shard-{k}", shard_command, role="worker", talks=True)
             for k in range(self.ctx.layout.processes)
         ]
         self._web_answers()
