@@ -69,7 +69,7 @@ def _cpu_meter(ctx: BenchContext, system: System) -> CpuMeter:
 
 
 def _system_run(ctx: BenchContext, name: str, scenarios: list[str], results: dict, memo: dict) -> None:
-    from bench.scenarios import SCENARIOS
+    from bench.scenarios import SCENARIOS, WEB_RESTARTED_AFTER
 
     system = SYSTEMS[name](ctx)
     started = time.monotonic()
@@ -82,6 +82,9 @@ def _system_run(ctx: BenchContext, name: str, scenarios: list[str], results: dic
             try:
                 results[scenario][name] = SCENARIOS[scenario](ctx, system, memo)
                 results[scenario][name]["cpu_cores"] = meter.stop()
+                if scenario in WEB_RESTARTED_AFTER:
+                    system.web_restart()
+                    system.settle()
             except Exception as error:  # one failed scenario must not lose the others' figures
                 traceback.print_exc()
                 results[scenario][name] = {"error": f"{type(error).__name__}: {error}"}

@@ -58,11 +58,13 @@ def accept(ctx: BenchContext, system: System, memo: dict) -> dict[str, Any]:
             "warmup_seconds": sizes.accept_warmup_seconds,
         }
     )
-    # Load offered whatever the server does may leave it holding requests and connections:
-    # the next scenario starts with a fresh web server.
-    system.web_restart()
-    system.settle()
     return figures
+
+
+# Load offered whatever the server does may leave it holding requests and connections: after
+# these scenarios (and their CPU reading, which a new web process would lose) the web server
+# is restarted, so the next scenario starts with a fresh one.
+WEB_RESTARTED_AFTER = {"accept"}
 
 
 def fanout(ctx: BenchContext, system: System, memo: dict) -> dict[str, Any]:

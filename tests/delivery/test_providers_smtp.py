@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import smtplib
+import socket
+import threading
+from dataclasses import replace
 
 import pytest
 
@@ -88,6 +91,59 @@ def test_smtp_deferred_data_is_retryable_smtp_451_and_the_retry_is_accepted(smtp
     assert "Try again later" in deferred.error_message
     assert accepted.outcome == Outcome.DELIVERED
     assert smtp_server.delivery_counts() == {"42": 1}
+
+
+def test_one_thread_sends_many_messages_over_one_session(smtp_server):
+    provider = smtp_provider(smtp_server.port)
+
+    results = [provider.send(replace(MESSAGE, reference=str(n))) for n in range(5)]
+
+    assert {result.outcome for result in results} == {Outcome.DELIVERED}
+    assert smtp_server.delivery_counts() == {str(n): 1 for n in range(5)}
+    assert smtp_server.handler.sessions == 1
+
+
+def test_each_thread_has_a_session_of_its_own(smtp_server):
+    provider = smtp_provider(smtp_server.port)
+
+    def send_two(n: int) -> None:
+        provider.send(replace(MESSAGE, reference=f"{n}-a"))
+        provider.send(replace(MESSAGE, reference=f"{n}-b"))
+
+    threads = [threading.Thread(target=send_two, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(smtp_server.messages) == 6
+    assert smtp_server.handler.sessions == 3
+
+
+def test_an_idle_session_that_went_away_is_replaced_before_a_message_rides_on_it(smtp_server):
+    provider = smtp_provider(smtp_server.port)
+    provider.send(replace(MESSAGE, reference="first"))
+    provider._local.backend.connection.sock.shutdown(socket.SHUT_RDWR)  # the server hung up while it sat idle
+    provider._local.used_at -= 60
+
+    result = provider.send(replace(MESSAGE, reference="second"))
+
+    assert result.outcome == Outcome.DELIVERED
+    assert smtp_server.delivery_counts() == {"first": 1, "second": 1}
+    assert smtp_server.handler.sessions == 2
+
+
+def test_a_session_that_breaks_mid_use_fails_that_send_as_retryable_and_the_next_opens_a_new_one(smtp_server):
+    provider = smtp_provider(smtp_server.port)
+    provider.send(replace(MESSAGE, reference="first"))
+    provider._local.backend.connection.sock.shutdown(socket.SHUT_RDWR)
+
+    broken = provider.send(replace(MESSAGE, reference="second"))
+    retried = provider.send(replace(MESSAGE, reference="second"))
+
+    assert broken.outcome == Outcome.RETRYABLE
+    assert retried.outcome == Outcome.DELIVERED
+    assert smtp_server.delivery_counts() == {"first": 1, "second": 1}
 
 
 def test_smtp_connection_refused_is_retryable():

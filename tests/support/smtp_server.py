@@ -30,7 +30,14 @@ class RecordingHandler:
     def __init__(self, behaviour: SmtpBehaviour) -> None:
         self.behaviour = behaviour
         self.messages: list[Message] = []
+        self.sessions = 0  # SMTP sessions opened (counted at EHLO)
         self._lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self._lock:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.behaviour.reject_recipients:
