@@ -31,6 +31,7 @@ app.conf.task_default_queue = PIPELINE_QUEUE
 # their queue when published: the delivery's channel queue, or `critical`.
 app.conf.task_routes = {
     "delivery.tasks.notification_pipeline_task": {"queue": PIPELINE_QUEUE},
+    "delivery.tasks.intake_drain_task": {"queue": PIPELINE_QUEUE},
     "delivery.tasks.delivery_route_task": {"queue": PIPELINE_QUEUE},
     "delivery.tasks.delivery_release_task": {"queue": SCHEDULED_QUEUE},
     "delivery.tasks.pipeline_sweep_task": {"queue": MAINTENANCE_QUEUE},

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from config.celery import ALL_QUEUES
+from delivery.intake import INTAKE_KEY
 from delivery.models import Delivery
 from notifications.models import Notification
 
@@ -26,16 +27,21 @@ class PipelineStatus:
 
 
 def queue_depths(client: redis.Redis) -> dict[str, int | None]:
+    """Messages waiting in each Celery queue, and notification ids waiting in the intake
+    (delivery/intake.py) under the name `intake`."""
+    names = [*ALL_QUEUES, "intake"]
     try:
         with client.pipeline(transaction=False) as pipe:
             for queue in ALL_QUEUES:
                 for suffix in PRIORITY_SUFFIXES:
                     pipe.llen(f"{queue}{suffix}")
+            pipe.llen(INTAKE_KEY)
             lengths = pipe.execute()
     except redis.RedisError:
-        return dict.fromkeys(ALL_QUEUES)
+        return dict.fromkeys(names)
     steps = len(PRIORITY_SUFFIXES)
-    return {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(ALL_QUEUES)}
+    depths = {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(ALL_QUEUES)}
+    return {**depths, "intake": lengths[-1]}
 
 
 def pipeline_status() -> PipelineStatus:

@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from config.celery import CRITICAL_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
 from delivery.fallback import fallback_after_failure
+from delivery.intake import intake_abandon, intake_finish, intake_push, intake_take
 from delivery.pipeline import notifications_plan_and_route
+from delivery.provider_health import delivery_redis
 from delivery.routing import Routes, deliveries_route
 from delivery.send_pool import deliveries_send
 from delivery.sending import NextStep, SendStep, delivery_release
@@ -31,17 +33,25 @@ def _chunks(ids: Sequence, size: int) -> Iterable[list]:
         yield list(ids[start : start + size])
 
 
-def pipeline_start(notification_ids: Sequence[str], critical: bool, retry: bool = True) -> None:
-    """Enqueue planning and routing for these notifications, one task per chunk."""
+def pipeline_start(notification_ids: Sequence[str], critical: bool, retry: bool = True, gather: bool = False) -> None:
+    """Enqueue planning and routing for these notifications, one task per chunk. With
+    `gather`, a bulk request's last, partial chunk (all of a small request) joins the intake
+    instead (delivery/intake.py), to be planned with other requests' notifications."""
     queue = CRITICAL_QUEUE if critical else PIPELINE_QUEUE
-    for chunk in _chunks([str(pk) for pk in notification_ids], settings.CLARION_CHUNK_SIZE):
-        notification_pipeline_task.apply_async(
-            args=[chunk],
-            queue=queue,
-            retry=retry,
-            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
-            **QUIET,
-        )
+    ids = [str(pk) for pk in notification_ids]
+    publish = {"retry": retry, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}}
+    partial = len(ids) % settings.CLARION_CHUNK_SIZE
+    if gather and not critical and partial:
+        ids, gathered = ids[: len(ids) - partial], ids[len(ids) - partial :]
+        client = delivery_redis()
+        if intake_push(client, gathered):
+            try:
+                intake_drain_task.apply_async(queue=PIPELINE_QUEUE, **publish, **QUIET)
+            except Exception:
+                intake_abandon(client)
+                raise
+    for chunk in _chunks(ids, settings.CLARION_CHUNK_SIZE):
+        notification_pipeline_task.apply_async(args=[chunk], queue=queue, **publish, **QUIET)
 
 
 def deliveries_publish(routes: dict[str, list[int]]) -> None:
@@ -68,6 +78,24 @@ def delivery_release_schedule(delivery_id: int, eta: datetime, queue: str = "") 
 @shared_task
 def notification_pipeline_task(notification_ids: list[str]) -> None:
     _publish(notifications_plan_and_route(notification_ids))
+
+
+# A drain hands over to a fresh task after this many chunks: a long busy spell then leaves
+# room between tasks for the process's other work, and the flag stays with the new task.
+DRAIN_CHUNKS_PER_TASK = 50
+
+
+@shared_task
+def intake_drain_task() -> None:
+    client = delivery_redis()
+    for _ in range(DRAIN_CHUNKS_PER_TASK):
+        notification_ids = intake_take(client, settings.CLARION_CHUNK_SIZE)
+        if not notification_ids:
+            if intake_finish(client):
+                continue
+            return
+        _publish(notifications_plan_and_route(notification_ids))
+    intake_drain_task.apply_async(queue=PIPELINE_QUEUE, **QUIET)
 
 
 @shared_task

@@ -101,7 +101,9 @@ class LiveStateCollector(Collector):
 
 
 def _queue_depth_family(depths: dict[str, int | None]) -> GaugeMetricFamily:
-    family = GaugeMetricFamily("clarion_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"])
+    family = GaugeMetricFamily(
+        "clarion_queue_depth", "Messages waiting in each Celery queue; ids waiting in the intake.", labels=["queue"]
+    )
     for queue, depth in depths.items():
         family.add_metric([queue], depth)
     return family

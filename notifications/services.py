@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from monitoring.metrics import notifications_accepted_record
 from notifications.models import ApiKey, Category, Notification, NotificationRequest
@@ -154,7 +155,7 @@ def _pipeline_start_after_commit(notification_ids: list[Any], critical: bool) ->
     from delivery.tasks import pipeline_start
 
     try:
-        pipeline_start(notification_ids, critical=critical)
-    except (BrokerError, OSError) as error:
+        pipeline_start(notification_ids, critical=critical, gather=True)
+    except (BrokerError, OSError, RedisError) as error:
         # The rows are committed; the sweeper enqueues them once the broker is back.
         logger.warning("broker unavailable, %d notifications left for the sweeper: %s", len(notification_ids), error)

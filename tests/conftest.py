@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from delivery.chains import provider_chain
 from tests import factories
 from tests.support.processes import ProcessFactory
 
@@ -53,6 +54,18 @@ def redis_client() -> redis.Redis:
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.ping()
     return client
+
+
+@pytest.fixture
+def outbox_chains(settings):
+    """Every channel's chain is the dev outbox (in-app keeps its inbox): sends land in the
+    database, where a test reads them."""
+    settings.CLARION_EMAIL_PROVIDERS = ["outbox"]
+    settings.CLARION_SMS_PROVIDERS = ["outbox"]
+    settings.CLARION_PUSH_PROVIDERS = ["outbox"]
+    provider_chain.cache_clear()
+    yield
+    provider_chain.cache_clear()
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_the_dashboard_charts_real_sends_and_refreshes_them_in_place(clarion, st
     assert success.first.bounding_box()["width"] > 0
     expect(page.locator("#chart-latency rect.bar")).to_have_count(6)  # p50 and p95: email, in-app, all
     expect(page.locator("#chart-breakers rect.bar[data-value='100']")).to_have_count(2)
-    expect(page.locator("#chart-queues rect.bar")).to_have_count(8)  # Redis answered for every queue
+    expect(page.locator("#chart-queues rect.bar")).to_have_count(9)  # Redis answered for every queue and the intake
     expect(page.locator("#dead-letters-total")).to_have_text("0 failed")
     generated = page.locator("[data-generated-at]").get_attribute("data-generated-at")
 

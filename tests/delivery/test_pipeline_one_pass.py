@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from delivery.chains import provider_chain
 from delivery.models import Delivery
 from delivery.pipeline import notifications_plan_and_route
 from notifications.models import Notification
@@ -18,13 +17,8 @@ from tests import factories
 
 
 @pytest.fixture(autouse=True)
-def outbox_chains(settings):
-    settings.CLARION_EMAIL_PROVIDERS = ["outbox"]
-    settings.CLARION_SMS_PROVIDERS = ["outbox"]
-    settings.CLARION_PUSH_PROVIDERS = ["outbox"]
-    provider_chain.cache_clear()
-    yield
-    provider_chain.cache_clear()
+def _outbox(outbox_chains):
+    """Every send in this module goes to the dev outbox."""
 
 
 @pytest.fixture

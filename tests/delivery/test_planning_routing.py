@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 
 from config.celery import CRITICAL_QUEUE
-from delivery.chains import provider_chain
 from delivery.models import Delivery, OutboxMessage
 from delivery.planning import notifications_plan
 from delivery.routing import deliveries_route
@@ -18,13 +17,8 @@ from tests import factories
 
 
 @pytest.fixture(autouse=True)
-def outbox_chains(settings):
-    settings.CLARION_EMAIL_PROVIDERS = ["outbox"]
-    settings.CLARION_SMS_PROVIDERS = ["outbox"]
-    settings.CLARION_PUSH_PROVIDERS = ["outbox"]
-    provider_chain.cache_clear()
-    yield
-    provider_chain.cache_clear()
+def _outbox(outbox_chains):
+    """Every send in this module goes to the dev outbox."""
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from delivery.chains import provider_chain
 from delivery.models import Delivery, OutboxMessage
 from delivery.sending import delivery_send
 from digests import services
@@ -23,13 +22,8 @@ from tests.support.digests import digest_deliveries, fold
 
 
 @pytest.fixture(autouse=True)
-def outbox_chains(settings):
-    settings.CLARION_EMAIL_PROVIDERS = ["outbox"]
-    settings.CLARION_SMS_PROVIDERS = ["outbox"]
-    settings.CLARION_PUSH_PROVIDERS = ["outbox"]
-    provider_chain.cache_clear()
-    yield
-    provider_chain.cache_clear()
+def _outbox(outbox_chains):
+    """Every send in this module goes to the dev outbox."""
 
 
 @pytest.fixture

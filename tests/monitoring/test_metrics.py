@@ -175,7 +175,8 @@ def test_scrape_counts_sends_of_web_and_worker_processes(processes):
     assert value(samples, "clarion_attempt_latency_seconds_count", channel="email", provider="smtp") == 4
     assert value(samples, "clarion_attempt_latency_seconds_count", channel="email", provider="outbox") == 2
     assert value(samples, "clarion_attempt_latency_seconds_count", channel="in_app", provider="inbox") == 2
-    assert {dict(labels)["queue"] for name, labels in samples if name == "clarion_queue_depth"} == set(ALL_QUEUES)
+    queues = {dict(labels)["queue"] for name, labels in samples if name == "clarion_queue_depth"}
+    assert queues == {*ALL_QUEUES, "intake"}
     assert value(samples, "clarion_breaker_state", provider="smtp", state="closed") == 1
     assert value(samples, "clarion_scheduled_backlog") == 0
     assert value(samples, "clarion_dead_letters") == 0

@@ -99,23 +99,12 @@ class ProcessFactory:
     def worker(
         self, env: dict[str, str] | None = None, concurrency: int = 2, queues: str | None = None
     ) -> ManagedProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"test{self._count + 1}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
+        command = worker_command(
+            [
+                *("--concurrency", str(concurrency), "--hostname", f"test{self._count + 1}@%h"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            ]
+        )
         if queues:
             command += ["--queues", queues]
         process = self._spawn("worker", command, env)
