@@ -13,7 +13,16 @@ from delivery.models import Delivery
 from delivery.planning import notifications_plan
 from delivery.providers.base import OutgoingMessage, SendResult
 from delivery.routing import deliveries_route
-from delivery.sending import delivery_claim, delivery_release, delivery_send
+from delivery.sending import (
+    NextStep,
+    deliveries_claim,
+    delivery_claim,
+    delivery_release,
+    delivery_send,
+    provider_calls,
+    send_prepare,
+    sends_record,
+)
 from tests import factories
 
 
@@ -135,3 +144,35 @@ def test_no_fallback_for_a_delivery_that_did_not_fail_or_a_category_without_one(
     )
     assert fallback_after_failure(sent.pk) is None
     assert fallback_after_failure(failed.pk) is None
+
+
+class _AnsweringProvider:
+    name = "answering"
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult.delivered(f"id-{message.reference}")
+
+
+def test_a_round_of_successes_is_recorded_row_by_row_and_a_stale_claim_among_them_is_left_alone(monkeypatch, db):
+    """Successes that came back together are written in one statement (`sends_record`), each
+    with its own provider id and time, under each row's own claim guard."""
+    deliveries = [factories.DeliveryFactory(channel="email", content={"to": f"u{n}@example.com"}) for n in range(3)]
+    chain = (_AnsweringProvider(),)
+    monkeypatch.setattr("delivery.sending.provider_chain", lambda channel: chain)
+    claimed = deliveries_claim([d.pk for d in deliveries])
+    prepared = [send_prepare(delivery) for delivery in claimed]
+    calls = provider_calls(prepared)
+    # Meanwhile the sweeper gave the last one up and another worker claimed it again.
+    stale = claimed[-1]
+    Delivery.objects.filter(pk=stale.pk).update(status=Delivery.Status.QUEUED)
+    deliveries_claim([stale.pk])
+
+    steps = sends_record(list(zip(prepared, calls, strict=True)))
+
+    assert [step.next_step for step in steps] == [NextStep.NONE] * 3
+    rows = {row.pk: row for row in Delivery.objects.filter(pk__in=[d.pk for d in deliveries])}
+    for delivery in claimed[:2]:
+        row = rows[delivery.pk]
+        assert (row.status, row.provider, row.provider_message_id) == ("sent", "answering", f"id-{delivery.pk}")
+        assert row.reason == "accepted by answering" and row.sent_at is not None
+    assert rows[stale.pk].status == Delivery.Status.SENDING and rows[stale.pk].provider_message_id == ""
