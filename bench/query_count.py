@@ -38,10 +38,10 @@ class _ProcessCounter:
             self._pid = pid
         return self._map
 
-    def add_one(self, directory: str) -> None:
+    def add(self, directory: str, count: int) -> None:
         with self._lock:
             counter = self._mapped(directory)
-            _COUNTER.pack_into(counter, 0, _COUNTER.unpack_from(counter, 0)[0] + 1)
+            _COUNTER.pack_into(counter, 0, _COUNTER.unpack_from(counter, 0)[0] + count)
 
 
 _counter = _ProcessCounter()
@@ -50,7 +50,8 @@ _counter = _ProcessCounter()
 def _count_statement(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict) -> Any:
     directory = os.environ.get(COUNT_DIR_ENV)
     if directory:
-        _counter.add_one(directory)
+        # An executemany is a statement per row, though psycopg sends them in one round trip.
+        _counter.add(directory, len(params) if many and hasattr(params, "__len__") else 1)
     return execute(sql, params, many, context)
 
 
