@@ -40,9 +40,11 @@ def pipeline_start(notification_ids: Sequence[str], critical: bool, retry: bool 
     queue = CRITICAL_QUEUE if critical else PIPELINE_QUEUE
     ids = [str(pk) for pk in notification_ids]
     publish = {"retry": retry, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}}
-    partial = len(ids) % settings.CLARION_CHUNK_SIZE
-    if gather and not critical and partial:
-        ids, gathered = ids[: len(ids) - partial], ids[len(ids) - partial :]
+    partial = len(ids) % settings.CLARION_CHUNK_SIZE if gather and not critical else 0
+    whole, gathered = ids[: len(ids) - partial], ids[len(ids) - partial :]
+    for chunk in _chunks(whole, settings.CLARION_CHUNK_SIZE):
+        notification_pipeline_task.apply_async(args=[chunk], queue=queue, **publish, **QUIET)
+    if gathered:
         client = delivery_redis()
         if intake_push(client, gathered):
             try:
@@ -50,8 +52,6 @@ def pipeline_start(notification_ids: Sequence[str], critical: bool, retry: bool 
             except Exception:
                 intake_abandon(client)
                 raise
-    for chunk in _chunks(ids, settings.CLARION_CHUNK_SIZE):
-        notification_pipeline_task.apply_async(args=[chunk], queue=queue, **publish, **QUIET)
 
 
 def deliveries_publish(routes: dict[str, list[int]]) -> None:

@@ -81,3 +81,21 @@ def test_single_recipient_requests_are_planned_together_and_each_delivered_once(
     # Thirty requests, one drain: one chunk planned, one send task for its thirty emails.
     assert worker.log().count("delivery.tasks.intake_drain_task[") == 2  # received, succeeded
     assert worker.log().count("delivery.tasks.delivery_send_task[") == 2
+
+
+def test_a_request_publishes_its_whole_chunks_and_gathers_only_the_rest(intake, settings):
+    from delivery.tasks import pipeline_start
+
+    settings.CLARION_CHUNK_SIZE = 100
+    ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(250)]
+    before = queue_depths(intake)
+
+    pipeline_start(ids, critical=False, gather=True)
+    pipeline_start(ids[:30], critical=True, gather=True)
+
+    after = queue_depths(intake)
+    assert after["intake"] - before["intake"] == 50
+    # Two whole chunks and the drain for the rest; the critical request is not gathered.
+    assert after["pipeline"] - before["pipeline"] == 3
+    assert after["critical"] - before["critical"] == 1
+    assert intake_take(intake, 100) == ids[200:]
