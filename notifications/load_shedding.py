@@ -19,6 +19,7 @@ low-priority request is refused too; retried later, it returns the original noti
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,22 +83,33 @@ class QueueDepthCache:
 queue_depth_cache = QueueDepthCache(DEPTH_MAX_AGE_SECONDS)
 
 
+INTAKE = "intake"  # small requests' notifications waiting to be planned (delivery/intake.py)
+
+
+def _in_messages(depths: Mapping[str, int | None]) -> dict[str, int | None]:
+    """Depths in the threshold's unit, a queue's messages: the intake counts notification
+    ids, which the pipeline takes a chunk (one task's worth) at a time."""
+    waiting = depths.get(INTAKE)
+    chunks = None if waiting is None else math.ceil(waiting / settings.CLARION_CHUNK_SIZE)
+    return {**depths, INTAKE: chunks}
+
+
 def notification_shed_check(category_slug: str, priority: str | None, channels: Sequence[str]) -> None:
     """Refuse a request to send with a 429 when its notifications would be shed. `priority` and
     `channels` are the request's own (None and empty: the category's)."""
     threshold = settings.CLARION_SHED_LOW_PRIORITY_DEPTH
     if threshold <= 0 or priority in (Priority.NORMAL, Priority.HIGH):
         return
-    depths = queue_depth_cache.depths()
+    depths = _in_messages(queue_depth_cache.depths())
     # Judged as if the category were low priority, not security and on every channel: when
     # even that passes, the category need not be looked up.
-    widest = (PIPELINE_QUEUE, *(channels or CHANNEL_QUEUES))
+    widest = (PIPELINE_QUEUE, INTAKE, *(channels or CHANNEL_QUEUES))
     if shed_decide(Priority.LOW, False, widest, depths, threshold) is None:
         return
     category = Category.objects.filter(slug=category_slug, enabled=True).first()
     if category is None:
         return  # accepting refuses it with a 400
-    queues = (PIPELINE_QUEUE, *(channels or category.default_channels))
+    queues = (PIPELINE_QUEUE, INTAKE, *(channels or category.default_channels))
     backlog = shed_decide(priority or category.priority, category.is_critical, queues, depths, threshold)
     if backlog is None:
         return

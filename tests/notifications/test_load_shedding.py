@@ -11,6 +11,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from config.celery import ALL_QUEUES
+from delivery.intake import INTAKE_KEY
 from delivery.provider_health import delivery_redis
 from delivery.status import PRIORITY_SUFFIXES
 from notifications.load_shedding import (
@@ -151,6 +152,26 @@ def test_a_pipeline_backlog_sheds_low_priority_on_any_channel(api_client, catego
 
     assert send(api_client, "bulk_in_app").status_code == 429
     assert send(api_client, "reply").status_code == 202
+
+
+def test_an_intake_backlog_counts_in_chunks_and_sheds_low_priority_on_any_channel(
+    api_client, categories, redis_client, settings
+):
+    settings.CLARION_CHUNK_SIZE = 10
+    redis_client.delete(INTAKE_KEY)
+    try:
+        redis_client.rpush(INTAKE_KEY, *(f"id-{n}" for n in range(THRESHOLD * 10)))  # 5 chunks: at it
+        queue_depth_cache.clear()
+        assert send(api_client, "bulk_in_app").status_code == 202
+
+        redis_client.rpush(INTAKE_KEY, "one-more")  # a sixth chunk begun: over it
+        queue_depth_cache.clear()
+        refused = send(api_client, "bulk_in_app")
+        assert refused.status_code == 429
+        assert "intake queue's backlog (6 messages) is over 5" in refused.json()["error"]["message"]
+        assert send(api_client, "reply").status_code == 202
+    finally:
+        redis_client.delete(INTAKE_KEY)
 
 
 def test_messages_of_every_kombu_priority_count(api_client, categories):
