@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import redis
 
 INTAKE_KEY = "clarion:intake"
+# Its name beside the Celery queues wherever backlogs are shown or judged (delivery/status.py).
+INTAKE_NAME = "intake"
 DRAINING_KEY = "clarion:intake:draining"
 # A drain holds this flag while it works and renews it with every chunk; a drain killed
 # mid-way lets it lapse, and the next push starts a new one.

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -289,7 +290,7 @@ def _move_on(prepared: PreparedSend, call: ProviderCall, finished: list[_Finish]
         # The common case, written with the round's other successes in one statement.
         finished.append(_delivered(delivery, provider, result, finished_at))
         return NOTHING_TO_DO
-    return _apply_result(delivery, provider, result, len(prepared.chain), finished_at)
+    return _apply_failure(delivery, provider, result, len(prepared.chain), finished_at)
 
 
 def delivery_send(delivery_id: int) -> SendStep:
@@ -303,12 +304,10 @@ def delivery_send(delivery_id: int) -> SendStep:
     return send_record(prepared, provider_call(prepared))
 
 
-def _apply_result(
+def _apply_failure(
     delivery: Delivery, provider: Provider, result: SendResult, chain_length: int, now: datetime
 ) -> SendStep:
-    if result.outcome == Outcome.DELIVERED:
-        _finish_all([_delivered(delivery, provider, result, now)])
-        return NOTHING_TO_DO
+    """Move on after a send the provider did not take: retry later, fail over, or fail."""
     failure = f"{provider.name}: {result.error_code} {result.error_message}".strip()[:400]
     if result.outcome == Outcome.PERMANENT:
         if result.provider_fault:
@@ -389,17 +388,23 @@ def _delivered(delivery: Delivery, provider: Provider, result: SendResult, now: 
 _FINISH_COLUMNS = ("status", "reason", "provider", "provider_message_id", "sent_at", "updated_at")
 
 
+@cache
+def _finish_statement(vendor: str) -> str:
+    """The UPDATE `_finish_all` runs, built once per database vendor (its quoting)."""
+    column = {name: Delivery._meta.get_field(name).column for name in (*_FINISH_COLUMNS, "id", "claimed_at")}
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column[name])} = %s" for name in _FINISH_COLUMNS)
+    guard = f"{quote(column['id'])} = %s AND {quote(column['status'])} = %s AND {quote(column['claimed_at'])} = %s"
+    return f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} WHERE {guard}"  # noqa: S608 (names only)
+
+
 def _finish_all(finishes: Sequence[_Finish]) -> None:
     """`_finish` for many deliveries in one statement sent once with every row's values
     (executemany; psycopg pipelines it): compiling an ORM update per delivery cost more CPU
     than the provider call it recorded. The same guard as `_finish` applies to each row."""
     if not finishes:
         return
-    column = {name: Delivery._meta.get_field(name).column for name in (*_FINISH_COLUMNS, "id", "claimed_at")}
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column[name])} = %s" for name in _FINISH_COLUMNS)
-    guard = f"{quote(column['id'])} = %s AND {quote(column['status'])} = %s AND {quote(column['claimed_at'])} = %s"
-    statement = f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} WHERE {guard}"  # noqa: S608 (names only)
+    statement = _finish_statement(connection.vendor)
     moment = connection.ops.adapt_datetimefield_value  # what the ORM would do to each datetime
     now = moment(timezone.now())
     with connection.cursor() as cursor:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from config.celery import ALL_QUEUES
-from delivery.intake import INTAKE_KEY
+from delivery.intake import INTAKE_KEY, INTAKE_NAME
 from delivery.models import Delivery
 from notifications.models import Notification
 
@@ -29,7 +29,7 @@ class PipelineStatus:
 def queue_depths(client: redis.Redis) -> dict[str, int | None]:
     """Messages waiting in each Celery queue, and notification ids waiting in the intake
     (delivery/intake.py) under the name `intake`."""
-    names = [*ALL_QUEUES, "intake"]
+    names = [*ALL_QUEUES, INTAKE_NAME]
     try:
         with client.pipeline(transaction=False) as pipe:
             for queue in ALL_QUEUES:
@@ -41,7 +41,7 @@ def queue_depths(client: redis.Redis) -> dict[str, int | None]:
         return dict.fromkeys(names)
     steps = len(PRIORITY_SUFFIXES)
     depths = {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(ALL_QUEUES)}
-    return {**depths, "intake": lengths[-1]}
+    return {**depths, INTAKE_NAME: lengths[-1]}
 
 
 def pipeline_status() -> PipelineStatus:

@@ -62,13 +62,7 @@ def inbox_item_payload(item: InboxItem) -> dict[str, Any]:
 
 def inbox_counts(user_id: int) -> InboxCounts:
     """All three counts in one query."""
-    active = Q(archived_at__isnull=True)
-    counts = InboxItem.objects.filter(active, user_id=user_id).aggregate(
-        total=Count("pk"),
-        unread=Count("pk", filter=Q(read_at__isnull=True)),
-        unseen=Count("pk", filter=Q(seen_at__isnull=True)),
-    )
-    return InboxCounts(unseen=counts["unseen"], unread=counts["unread"], total=counts["total"])
+    return inbox_counts_of({user_id})[user_id]
 
 
 def inbox_item_store(message: Any) -> str:
@@ -83,33 +77,29 @@ def inbox_item_store(message: Any) -> str:
 def inbox_items_store(messages: Sequence[Any]) -> list[str]:
     """`inbox_item_store` for several messages at once: a few queries and one round of pushes
     for the lot, not per message. Returns each message's item reference, in order."""
-    notification_ids = [message.data["notification_id"] for message in messages]
-    items = {item.notification_id: item for item in InboxItem.objects.filter(notification_id__in=notification_ids)}
-    missing = {UUID(str(pk)) for pk in notification_ids} - set(items)
-    created = _items_create(missing, messages) if missing else []
+    notification_ids = [UUID(str(message.data["notification_id"])) for message in messages]
+    by_notification = dict(zip(notification_ids, messages, strict=True))
+    items = {item.notification_id: item for item in InboxItem.objects.filter(notification_id__in=by_notification)}
+    missing = set(by_notification) - set(items)
+    created = _items_create(missing, by_notification) if missing else []
     items.update((item.notification_id, item) for item in created)
     if created:
-        silent = {UUID(str(m.data["notification_id"])) for m in messages if m.data.get("silent") == "1"}
         counts = inbox_counts_of({item.user_id for item in created})
         _group_send_all(
             [
                 (
                     item.user_id,
-                    {
-                        "type": "inbox.item",
-                        "silent": item.notification_id in silent,
-                        "item": inbox_item_payload(item),
-                        "counts": counts[item.user_id].as_json(),
-                    },
+                    _item_event(
+                        item, by_notification[item.notification_id].data.get("silent") == "1", counts[item.user_id]
+                    ),
                 )
                 for item in created
             ]
         )
-    return [f"inbox-{items[UUID(str(pk))].pk}" for pk in notification_ids]
+    return [f"inbox-{items[pk].pk}" for pk in notification_ids]
 
 
-def _items_create(notification_ids: set[UUID], messages: Sequence[Any]) -> list[InboxItem]:
-    by_notification = {UUID(str(m.data["notification_id"])): m for m in messages}
+def _items_create(notification_ids: set[UUID], by_notification: dict[UUID, Any]) -> list[InboxItem]:
     notifications = Notification.objects.select_related("category").in_bulk(list(notification_ids))
     new_items = [
         InboxItem(
@@ -184,13 +174,11 @@ def _group_send_all(events: Sequence[tuple[int, dict[str, Any]]]) -> None:
 def inbox_push(item: InboxItem, silent: bool = False) -> None:
     """Tell the user's open sockets about a new item. A `silent` push (quiet hours, pause)
     updates the feed without drawing attention."""
-    event = {
-        "type": "inbox.item",
-        "silent": silent,
-        "item": inbox_item_payload(item),
-        "counts": inbox_counts(item.user_id).as_json(),
-    }
-    _group_send(item.user_id, event)
+    _group_send(item.user_id, _item_event(item, silent, inbox_counts(item.user_id)))
+
+
+def _item_event(item: InboxItem, silent: bool, counts: InboxCounts) -> dict[str, Any]:
+    return {"type": "inbox.item", "silent": silent, "item": inbox_item_payload(item), "counts": counts.as_json()}
 
 
 def inbox_push_counts(user_id: int, counts: InboxCounts, change: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from config.celery import CHANNEL_QUEUES, PIPELINE_QUEUE
+from delivery.intake import INTAKE_NAME
 from delivery.provider_health import delivery_redis
 from delivery.status import queue_depths
 from monitoring.metrics import api_rejection_record
@@ -83,15 +84,12 @@ class QueueDepthCache:
 queue_depth_cache = QueueDepthCache(DEPTH_MAX_AGE_SECONDS)
 
 
-INTAKE = "intake"  # small requests' notifications waiting to be planned (delivery/intake.py)
-
-
 def _in_messages(depths: Mapping[str, int | None]) -> dict[str, int | None]:
     """Depths in the threshold's unit, a queue's messages: the intake counts notification
     ids, which the pipeline takes a chunk (one task's worth) at a time."""
-    waiting = depths.get(INTAKE)
+    waiting = depths.get(INTAKE_NAME)
     chunks = None if waiting is None else math.ceil(waiting / settings.CLARION_CHUNK_SIZE)
-    return {**depths, INTAKE: chunks}
+    return {**depths, INTAKE_NAME: chunks}
 
 
 def notification_shed_check(category_slug: str, priority: str | None, channels: Sequence[str]) -> None:
@@ -103,13 +101,13 @@ def notification_shed_check(category_slug: str, priority: str | None, channels: 
     depths = _in_messages(queue_depth_cache.depths())
     # Judged as if the category were low priority, not security and on every channel: when
     # even that passes, the category need not be looked up.
-    widest = (PIPELINE_QUEUE, INTAKE, *(channels or CHANNEL_QUEUES))
+    widest = (PIPELINE_QUEUE, INTAKE_NAME, *(channels or CHANNEL_QUEUES))
     if shed_decide(Priority.LOW, False, widest, depths, threshold) is None:
         return
     category = Category.objects.filter(slug=category_slug, enabled=True).first()
     if category is None:
         return  # accepting refuses it with a 400
-    queues = (PIPELINE_QUEUE, INTAKE, *(channels or category.default_channels))
+    queues = (PIPELINE_QUEUE, INTAKE_NAME, *(channels or category.default_channels))
     backlog = shed_decide(priority or category.priority, category.is_critical, queues, depths, threshold)
     if backlog is None:
         return

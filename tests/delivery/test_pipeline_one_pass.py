@@ -15,10 +15,8 @@ from delivery.pipeline import notifications_plan_and_route
 from notifications.models import Notification
 from tests import factories
 
-
-@pytest.fixture(autouse=True)
-def _outbox(outbox_chains):
-    """Every send in this module goes to the dev outbox."""
+# Every send in this module goes to the dev outbox.
+pytestmark = pytest.mark.usefixtures("outbox_chains")
 
 
 @pytest.fixture

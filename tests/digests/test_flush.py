@@ -20,10 +20,8 @@ from notifications.models import Notification
 from tests import factories
 from tests.support.digests import digest_deliveries, fold
 
-
-@pytest.fixture(autouse=True)
-def _outbox(outbox_chains):
-    """Every send in this module goes to the dev outbox."""
+# Every send in this module goes to the dev outbox.
+pytestmark = pytest.mark.usefixtures("outbox_chains")
 
 
 @pytest.fixture
