@@ -28,6 +28,7 @@ from notifications.serializers import (
     NotificationCreateSerializer,
     NotificationDetailSerializer,
     NotificationSummarySerializer,
+    notification_summaries,
 )
 from notifications.services import AcceptError, AcceptRequest, body_hash, notification_accept
 
@@ -189,7 +190,7 @@ class NotificationListApi(APIView):
             result = notification_accept(request.auth, accept_request)
         except AcceptError as error:
             raise ApiError(error.status, error.code, error.message, error.fields) from error
-        body = {"notifications": NotificationSummarySerializer(result.notifications, many=True).data}
+        body = {"notifications": notification_summaries(result.notifications)}
         return Response(body, status=status.HTTP_202_ACCEPTED if result.created else status.HTTP_200_OK)
 
 

@@ -243,7 +243,12 @@ class Notification(models.Model):
 
     @property
     def is_critical(self) -> bool:
-        return self.priority == Priority.HIGH or self.category.is_critical
+        return notification_is_critical(self.priority, self.category)
+
+
+def notification_is_critical(priority: str, category: Category) -> bool:
+    """Critical notifications take the queues bulk traffic cannot delay."""
+    return priority == Priority.HIGH or category.is_critical
 
 
 class InboxItem(models.Model):

@@ -16,7 +16,8 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
 from monitoring.metrics import notifications_accepted_record
-from notifications.models import ApiKey, Category, Notification, NotificationRequest
+from notifications.accept_insert import AcceptedNotification, NewNotifications, notifications_insert
+from notifications.models import ApiKey, Category, NotificationRequest, notification_is_critical
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class AcceptRequest:
 @dataclass(frozen=True)
 class AcceptResult:
     created: bool
-    notifications: list[Notification]
+    notifications: list[AcceptedNotification]
 
 
 class AcceptError(Exception):
@@ -53,10 +54,10 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def recipients_resolve(tokens: list[str]) -> tuple[list[AbstractBaseUser], list[str]]:
-    """Map ids, usernames and emails to active users, in order, without duplicates.
+def recipient_ids_resolve(tokens: list[str]) -> tuple[list[int], list[str]]:
+    """Map ids, usernames and emails to active users' ids, in order, without duplicates.
 
-    Returns (users, unknown tokens). An email shared by several users resolves to the
+    Returns (user ids, unknown tokens). An email shared by several users resolves to the
     oldest account.
     """
     user_model = get_user_model()
@@ -64,24 +65,38 @@ def recipients_resolve(tokens: list[str]) -> tuple[list[AbstractBaseUser], list[
     ids = {int(t) for t in tokens if t.isascii() and t.isdigit() and len(t) < 19}
     emails = {t.lower() for t in tokens if "@" in t}
     names = {t for t in tokens if "@" not in t}
-    by_id, by_name, by_email = {}, {}, {}
+    by_id: dict[str, int] = {}
+    by_name: dict[str, int] = {}
+    by_email: dict[str, int] = {}
     active = user_model.objects.filter(is_active=True)
     if ids:
-        by_id = {str(u.pk): u for u in active.filter(pk__in=ids)}
+        by_id = {str(pk): pk for pk in active.filter(pk__in=ids).values_list("pk", flat=True)}
     if names:
-        by_name = {u.get_username(): u for u in active.filter(**{f"{user_model.USERNAME_FIELD}__in": names})}
+        username = user_model.USERNAME_FIELD
+        by_name = dict(active.filter(**{f"{username}__in": names}).values_list(username, "pk"))
     if emails:
-        for user in active.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).order_by("-pk"):
-            by_email[user.email_lower] = user
-    users: dict[int, AbstractBaseUser] = {}
+        by_email = dict(
+            active.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=emails)
+            .order_by("-pk")
+            .values_list("email_lower", "pk")
+        )
+    found: dict[int, None] = {}
     unknown: list[str] = []
     for token in tokens:
-        user = by_id.get(token) or by_name.get(token) or by_email.get(token.lower())
-        if user is None:
+        pk = by_id.get(token) or by_name.get(token) or by_email.get(token.lower())
+        if pk is None:
             unknown.append(token)
         else:
-            users.setdefault(user.pk, user)
-    return list(users.values()), unknown
+            found.setdefault(pk)
+    return list(found), unknown
+
+
+def recipients_resolve(tokens: list[str]) -> tuple[list[AbstractBaseUser], list[str]]:
+    """As recipient_ids_resolve, with the users themselves."""
+    ids, unknown = recipient_ids_resolve(tokens)
+    users = get_user_model().objects.in_bulk(ids)
+    return [users[pk] for pk in ids], unknown
 
 
 def _replay(api_key: ApiKey, request: AcceptRequest) -> AcceptResult | None:
@@ -97,7 +112,11 @@ def _replay(api_key: ApiKey, request: AcceptRequest) -> AcceptResult | None:
             "This idempotency key was used with a different body.",
             {"idempotency_key": "Already used with a different body; use a new key for a new request."},
         )
-    return AcceptResult(created=False, notifications=list(original.notifications.order_by("created_at", "pk")))
+    rows = original.notifications.order_by("created_at", "pk").values_list("pk", "recipient_id", "status")
+    return AcceptResult(
+        created=False,
+        notifications=[AcceptedNotification(pk=pk, recipient_id=user, status=status) for pk, user, status in rows],
+    )
 
 
 def notification_accept(api_key: ApiKey, request: AcceptRequest) -> AcceptResult:
@@ -111,7 +130,7 @@ def notification_accept(api_key: ApiKey, request: AcceptRequest) -> AcceptResult
         raise AcceptError(
             400, "unknown_category", f"No enabled category '{request.category}'.", {"category": "Unknown category."}
         )
-    users, unknown = recipients_resolve(request.recipients)
+    recipient_ids, unknown = recipient_ids_resolve(request.recipients)
     if unknown:
         shown = ", ".join(unknown[:20]) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
         raise AcceptError(
@@ -124,21 +143,18 @@ def notification_accept(api_key: ApiKey, request: AcceptRequest) -> AcceptResult
             accepted = NotificationRequest.objects.create(
                 api_key=api_key, idempotency_key=request.idempotency_key, body_hash=request.body_hash
             )
-            notifications = Notification.objects.bulk_create(
-                [
-                    Notification(
-                        request=accepted,
-                        category=category,
-                        recipient=user,
-                        data=request.data,
-                        priority=priority,
-                        channels=request.channels,
-                        dedup_key=request.dedup_key,
-                    )
-                    for user in users
-                ]
+            notifications = notifications_insert(
+                NewNotifications(
+                    request_id=accepted.pk,
+                    category_id=category.pk,
+                    recipient_ids=recipient_ids,
+                    data=request.data,
+                    priority=priority,
+                    channels=request.channels,
+                    dedup_key=request.dedup_key,
+                )
             )
-            critical = notifications[0].is_critical
+            critical = notification_is_critical(priority, category)
             ids = [n.pk for n in notifications]
             transaction.on_commit(lambda: _pipeline_start_after_commit(ids, critical))
     except IntegrityError:
