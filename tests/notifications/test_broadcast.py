@@ -384,16 +384,18 @@ def test_broadcast_to_5000_users_killed_mid_run_and_rerun_sends_each_user_exactl
 @pytest.mark.e2e
 def test_ctrl_c_stops_a_broadcast_with_a_hint_and_a_rerun_finishes_it(processes, tmp_path):
     factories.category_with_templates(slug="newsletter")
-    user_ids = users_bulk(1000)
-    args = command(write_csv(tmp_path, users_csv(user_ids)), 10)
+    # Many small chunks, so that the signal lands while most are still to go.
+    users, chunk = 2000, 5
+    user_ids = users_bulk(users)
+    args = command(write_csv(tmp_path, users_csv(user_ids)), chunk)
 
     first = ManagedProcess("broadcast", args, processes.base_env, tmp_path).start()
-    partial = interrupt_mid_run(first, signal.SIGINT, 200, 1000)
+    partial = interrupt_mid_run(first, signal.SIGINT, 100, users)
     rerun = run_to_completion(processes, args)
 
     assert first.process.returncode == 130
     assert "Interrupted. Every chunk is sent whole or not at all: run the same command again" in first.log()
     assert "Traceback" not in first.log()
-    assert partial % 10 == 0
-    assert f"Sent now: {(1000 - partial) // 10} chunks, {1000 - partial} notifications." in rerun
+    assert partial % chunk == 0
+    assert f"Sent now: {(users - partial) // chunk} chunks, {users - partial} notifications." in rerun
     assert sent_per_user() == dict.fromkeys(user_ids, 1)
