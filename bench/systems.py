@@ -225,16 +225,20 @@ class System:
                     raise RuntimeError(f"{self.web.name} did not answer:\n{self.web.log_tail()}") from None
                 time.sleep(0.1)
 
-    def web_restart(self) -> None:
+    def web_restart(self, warm: bool = True) -> None:
+        """A new web server, warmed up like the first one, so that the next scenario does not
+        measure its processes' first requests (imports, connections, statements prepared)."""
         self.children.remove(self.web)
         self.web.stop()
         self._spawn_web()
         self._web_answers()
+        if warm:
+            self.warm_up()
 
     def _cut_off(self, sending: Sending) -> None:
         """Stop traffic still being sent: a request the web server is still accepting would go
         on feeding the queue, so the server is restarted."""
-        self.web_restart()
+        self.web_restart(warm=False)
         sending.finished.wait(timeout=30)
 
     def start(self) -> None:
