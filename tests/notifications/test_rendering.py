@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from notifications.models import Template
-from notifications.rendering import RenderError, build_context, render_message
+from notifications.rendering import RenderError, build_context, render_message, render_part
 from tests import factories
 
 RECIPIENT = {"name": "Ada Lovelace", "username": "ada", "email": "ada@example.com"}
@@ -208,3 +208,14 @@ def test_admin_form_refuses_a_sandbox_escape(category, admin_client):
     assert response.status_code == 200
     assert "subject" in response.context["adminform"].form.errors
     assert not Template.objects.exists()
+
+
+def test_a_field_is_compiled_once_and_renders_each_context_on_its_own():
+    from notifications.rendering.render import _compiled
+
+    source = "Hi {{ recipient.name }}{% if urgent %}, now{% endif %} ({{ data.n|default:'none' }})"
+    misses = _compiled.cache_info().misses
+    first = render_part("body", source, build_context({"urgent": True, "n": 1}, {"name": "Ada"}))
+    second = render_part("body", source, build_context({}, {"name": "Grace"}))
+    assert (first, second) == ("Hi Ada, now (1)", "Hi Grace (none)")
+    assert _compiled.cache_info().misses == misses + 1
