@@ -308,6 +308,8 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / "var" / "promet
 Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 # Scrapers send `Authorization: Bearer <token>`; unset, only staff sessions may read /metrics.
 CLARION_METRICS_TOKEN = env("CLARION_METRICS_TOKEN", default="")
+# How often the staff dashboard reloads its charts.
+CLARION_DASHBOARD_REFRESH_SECONDS = max(1, env.int("CLARION_DASHBOARD_REFRESH_SECONDS", default=10))
 
 # --- Links in messages -------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ import redis
 
 KEY_PREFIX = "clarion:ratelimit"
 # The provider counts arrivals, not our slots, and the way there can bunch sends that left
-# evenly spaced. Spacing them 5% wider than the rate leaves about 50 ms a second for that
+# evenly spaced. Spacing them 10% wider than the rate leaves about 100 ms a second for that
 # jitter before the provider could count more than `rate` in one second.
-HEADROOM = 0.05
+HEADROOM = 0.1
 
 # KEYS[1]: the bucket. ARGV: rate (tokens/s), capacity, the longest wait to reserve (s),
 # and optionally the time (s) instead of Redis' clock.

@@ -3,6 +3,7 @@ charts, refreshed in place every few seconds by a small script (a meta refresh w
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -15,7 +16,6 @@ from django.views.decorators.http import require_safe
 from monitoring.dashboard_charts import dashboard_charts, slo_share
 from monitoring.dashboard_data import LATENCY_SAMPLE, SLO_SECONDS, WINDOWS, dashboard_data, window_for
 
-REFRESH_SECONDS = 10
 FRAGMENT_HEADER = "X-Dashboard-Fragment"  # the script swaps in only a response that carries it
 
 
@@ -38,7 +38,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "latency_sample": LATENCY_SAMPLE,
         "dead_letters_total": sum(data.dead_letters.values()),
         "windows": WINDOWS.values(),
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": settings.CLARION_DASHBOARD_REFRESH_SECONDS,
     }
     if request.GET.get("fragment"):
         response = render(request, "monitoring/dashboard_charts.html", context)

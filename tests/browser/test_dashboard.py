@@ -31,7 +31,8 @@ def clarion(processes):
     factories.UserFactory(username="ada")
     key = factories.api_key()
     processes.worker(env=OUTBOX)
-    _, base_url = processes.web(env=OUTBOX)
+    # Refreshes every 2 s rather than 10: the tests wait for one.
+    _, base_url = processes.web(env={**OUTBOX, "CLARION_DASHBOARD_REFRESH_SECONDS": "2"})
     return base_url, key, category.slug
 
 

@@ -20,7 +20,7 @@ def _new(recipient_ids: list[int], **overrides) -> NewNotifications:
         "request_id": factories.NotificationRequestFactory().pk,
         "category_id": factories.CategoryFactory().pk,
         "recipient_ids": recipient_ids,
-        "data": {"author": "Grace ☃", "nested": {"list": [1, 2.5, None, True]}, "quote": "it's \"fine\""},
+        "data": {"author": "Grace ☃", "nested": {"list": [1, 2.5, None, True]}, "quote": 'it\'s "fine"'},
         "priority": "high",
         "channels": ["email", "in_app"],
         "dedup_key": "post-17:new-comment",
