@@ -155,6 +155,10 @@ class ProcessFactory:
             "--port",
             str(port),
             "--no-access-log",
+            # At shutdown a websocket consumer waits out its last channel-layer poll (5 s):
+            # a test's server stops at once instead.
+            "--timeout-graceful-shutdown",
+            "1",
         ]
         process = self._spawn("web", command, env)
         base_url = f"http://127.0.0.1:{port}"
