@@ -42,7 +42,10 @@ browser-deps:
 			"the browser tests will be skipped."; \
 	fi
 
+# The tests start well over a hundred web, worker and beat processes: compiled up front, where
+# PYTHONDONTWRITEBYTECODE is set (as on CI machines) each would compile Clarion's modules again.
 test: lint browser-deps
+	$(BIN)/python -m compileall -q -j 0 config notifications preferences delivery monitoring scripts bench manage.py
 	$(BIN)/python -m scripts.embedded_redis $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Clarion against a naive pipeline and a bare-loop ceiling (README, "Benchmark"); writes
