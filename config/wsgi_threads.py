@@ -67,6 +67,10 @@ def wsgi_environ(scope: dict[str, Any], body: IO[bytes]) -> dict[str, Any]:
     return environ
 
 
+def _body(content: bytes, more: bool = False) -> Message:
+    return {"type": "http.response.body", "body": content, "more_body": more}
+
+
 @dataclass
 class _Answer:
     """What the WSGI app answered, as far as it has been collected on the thread."""
@@ -109,7 +113,7 @@ class ThreadedWsgiToAsgi:
             answer = await loop.run_in_executor(None, self._respond, wsgi_environ(scope, body), loop, send)
         if not answer.streamed:
             await send(answer.start_message())
-            await send({"type": "http.response.body", "body": b"".join(answer.chunks)})
+            await send(_body(b"".join(answer.chunks)))
 
     def _respond(self, environ: dict[str, Any], loop: asyncio.AbstractEventLoop, send: Send) -> _Answer:
         """On the pool thread: run the app and collect its answer, or stream it once it
@@ -121,22 +125,21 @@ class ThreadedWsgiToAsgi:
             size = 0
             for chunk in iterable:
                 if answer.streamed:
-                    self._send_from_thread(loop, send, {"type": "http.response.body", "body": chunk, "more_body": True})
+                    self._send_from_thread(loop, send, _body(chunk, more=True))
                     continue
                 answer.chunks.append(chunk)
                 size += len(chunk)
                 if size > BUFFERED_BYTES:
                     answer.streamed = True
                     self._send_from_thread(loop, send, answer.start_message())
-                    body = b"".join(answer.chunks)
-                    self._send_from_thread(loop, send, {"type": "http.response.body", "body": body, "more_body": True})
+                    self._send_from_thread(loop, send, _body(b"".join(answer.chunks), more=True))
                     answer.chunks = []
         finally:
             close = getattr(iterable, "close", None)
             if close is not None:
                 close()
         if answer.streamed:
-            self._send_from_thread(loop, send, {"type": "http.response.body", "body": b""})
+            self._send_from_thread(loop, send, _body(b""))
         return answer
 
     @staticmethod

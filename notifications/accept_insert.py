@@ -10,17 +10,30 @@ bulk_create builds a model instance and prepares every value of every row, which
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from notifications.models import Notification
 
 # The columns that differ per row; every other concrete field is one shared value.
 PER_ROW_FIELDS = ("id", "recipient")
+SHARED_FIELDS = {
+    "request",
+    "category",
+    "data",
+    "priority",
+    "channels",
+    "dedup_key",
+    "status",
+    "created_at",
+    "updated_at",
+}
 # Timestamps a microsecond apart in the recipients' order, as the ORM's one clock reading per
 # row gives them: a replay lists a request's notifications by (created_at, id).
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
@@ -72,29 +85,34 @@ def notifications_insert(new: NewNotifications) -> list[AcceptedNotification]:
 
 
 def _insert_unnest(ids: list[uuid.UUID], recipient_ids: list[int], shared: dict[str, Any]) -> None:
+    statement, shared_fields = _unnest_statement(connection.vendor, PER_ROW_FIELDS, tuple(shared))
+    params = [field.get_db_prep_save(shared[field.name], connection) for field in shared_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, ids, recipient_ids])
+
+
+@functools.cache
+def _unnest_statement(vendor: str, per_row: tuple[str, ...], shared: tuple[str, ...]) -> tuple[str, tuple[Field, ...]]:
+    """The INSERT, built once per database vendor (its quoting and types), and the fields
+    whose shared values it takes, in the order of its parameters."""
     fields = Notification._meta.concrete_fields
-    unexpected = {f.name for f in fields} - set(PER_ROW_FIELDS) - set(shared)
+    unexpected = {f.name for f in fields} - set(per_row) - set(shared)
     if unexpected:
         # A field added to the model must be given a value here, not left to a database default.
         raise LookupError(f"notifications_insert has no value for {sorted(unexpected)}")
-    columns, selected, params = [], [], []
+    quote = connection.ops.quote_name
+    selected = []
     for field in fields:
-        columns.append(connection.ops.quote_name(field.column))
-        if field.name in PER_ROW_FIELDS:
+        if field.name in per_row:
             selected.append(f"rows.{field.name}")
-        elif field.name in TIMESTAMP_FIELDS:
-            selected.append(f"CAST(%s AS {field.db_type(connection)}) + (rows.position - 1) * INTERVAL '1 microsecond'")
-            params.append(field.get_db_prep_save(shared[field.name], connection))
-        else:
-            selected.append(f"CAST(%s AS {field.db_type(connection)})")
-            params.append(field.get_db_prep_save(shared[field.name], connection))
-    id_type = Notification._meta.get_field("id").db_type(connection)
-    recipient_type = Notification._meta.get_field("recipient").db_type(connection)
-    table = connection.ops.quote_name(Notification._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} "  # noqa: S608 (names only)
-        f"FROM UNNEST(CAST(%s AS {id_type}[]), CAST(%s AS {recipient_type}[])) "
-        "WITH ORDINALITY AS rows(id, recipient, position)"
+            continue
+        value = f"CAST(%s AS {field.db_type(connection)})"
+        selected.append(
+            f"{value} + (rows.position - 1) * INTERVAL '1 microsecond'" if field.name in TIMESTAMP_FIELDS else value
+        )
+    arrays = ", ".join(f"CAST(%s AS {Notification._meta.get_field(name).db_type(connection)}[])" for name in per_row)
+    statement = (
+        f"INSERT INTO {quote(Notification._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (names only)
+        f"SELECT {', '.join(selected)} FROM UNNEST({arrays}) WITH ORDINALITY AS rows({', '.join(per_row)}, position)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, ids, recipient_ids])
+    return statement, tuple(f for f in fields if f.name not in per_row)
