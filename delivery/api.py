@@ -23,7 +23,7 @@ from notifications.api_schema import (
     invalid,
     not_found,
 )
-from notifications.services import recipients_resolve
+from notifications.recipients import recipients_resolve
 
 
 class DeviceInputSerializer(serializers.Serializer):

@@ -1,11 +1,12 @@
-"""Writing one request's notifications: one statement, however many recipients.
+"""Writing one accepted request and its notifications: one statement, however many recipients.
 
 The notifications of a request share their request, category, data, priority, channels,
-dedup key, status and timestamps; only the id and the recipient differ. On PostgreSQL they
-are inserted from two arrays (UNNEST) with the shared values bound once. The ORM's
-bulk_create builds a model instance and prepares every value of every row, which made a
-1,000-recipient request cost about 150 ms of the web server's CPU, most of the time to its
-202. Elsewhere (SQLite, the embedded default) bulk_create writes them.
+dedup key, status and timestamps; only the id and the recipient differ. On PostgreSQL the
+request row is inserted in a CTE and its notifications from two arrays (UNNEST), with the
+shared values bound once. The ORM's bulk_create builds a model instance and prepares every
+value of every row, which made a 1,000-recipient request cost about 150 ms of the web
+server's CPU, most of the time to its 202; the request row's own ORM insert was a tenth of a
+single-recipient POST's CPU. Elsewhere (SQLite, the embedded default) the ORM writes both.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-from django.db.models import Field
+from django.db import connection, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import Notification, NotificationRequest
 
-# The columns that differ per row; every other concrete field is one shared value.
+# The request row's fields besides its generated id.
+REQUEST_FIELDS = ("api_key", "idempotency_key", "body_hash", "created_at")
+# The notifications' columns that differ per row; every other concrete field but the request
+# (the CTE's id) is one shared value.
 PER_ROW_FIELDS = ("id", "recipient")
 SHARED_FIELDS = {
-    "request",
     "category",
     "data",
     "priority",
@@ -40,8 +43,10 @@ TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
 
 @dataclass(frozen=True)
-class NewNotifications:
-    request_id: int
+class NewRequest:
+    api_key_id: int
+    idempotency_key: str | None
+    body_hash: str
     category_id: int
     recipient_ids: list[int]
     data: dict[str, Any]
@@ -59,13 +64,19 @@ class AcceptedNotification:
     status: str = Notification.Status.ACCEPTED
 
 
-def notifications_insert(new: NewNotifications) -> list[AcceptedNotification]:
-    """Write one notification per recipient, in the recipients' order, inside the caller's
-    transaction."""
+def request_insert(new: NewRequest) -> list[AcceptedNotification]:
+    """Write the request and one notification per recipient, in the recipients' order, in a
+    transaction of its own (a savepoint inside the caller's). Raises IntegrityError when the
+    API key used the request's idempotency key before."""
     ids = [uuid.uuid4() for _ in new.recipient_ids]
     now = timezone.now()
+    request = {
+        "api_key": new.api_key_id,
+        "idempotency_key": new.idempotency_key,
+        "body_hash": new.body_hash,
+        "created_at": now,
+    }
     shared = {
-        "request": new.request_id,
         "category": new.category_id,
         "data": new.data,
         "priority": new.priority,
@@ -76,43 +87,77 @@ def notifications_insert(new: NewNotifications) -> list[AcceptedNotification]:
         "updated_at": now,
     }
     rows = list(zip(ids, new.recipient_ids, strict=True))
-    if connection.vendor == "postgresql":
-        _insert_unnest(ids, new.recipient_ids, shared)
-    else:
-        attnames = {Notification._meta.get_field(name).attname: value for name, value in shared.items()}
-        Notification.objects.bulk_create([Notification(id=pk, recipient_id=user, **attnames) for pk, user in rows])
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _insert_unnest(ids, new.recipient_ids, request, shared)
+        else:
+            accepted = NotificationRequest.objects.create(**_attnames(NotificationRequest, request))
+            shared_attnames = _attnames(Notification, shared)
+            Notification.objects.bulk_create(
+                [Notification(id=pk, recipient_id=user, request=accepted, **shared_attnames) for pk, user in rows]
+            )
     return [AcceptedNotification(pk=pk, recipient_id=user) for pk, user in rows]
 
 
-def _insert_unnest(ids: list[uuid.UUID], recipient_ids: list[int], shared: dict[str, Any]) -> None:
-    statement, shared_fields = _unnest_statement(connection.vendor, PER_ROW_FIELDS, tuple(shared))
-    params = [field.get_db_prep_save(shared[field.name], connection) for field in shared_fields]
+def _attnames(model: type[Model], values: dict[str, Any]) -> dict[str, Any]:
+    return {model._meta.get_field(name).attname: value for name, value in values.items()}
+
+
+def _insert_unnest(
+    ids: list[uuid.UUID], recipient_ids: list[int], request: dict[str, Any], shared: dict[str, Any]
+) -> None:
+    statement, request_fields, shared_fields = _unnest_statement(
+        connection.vendor, REQUEST_FIELDS, PER_ROW_FIELDS, tuple(shared)
+    )
+    params = [field.get_db_prep_save(request[field.name], connection) for field in request_fields]
+    params += [field.get_db_prep_save(shared[field.name], connection) for field in shared_fields]
     with connection.cursor() as cursor:
         cursor.execute(statement, [*params, ids, recipient_ids])
 
 
-@functools.cache
-def _unnest_statement(vendor: str, per_row: tuple[str, ...], shared: tuple[str, ...]) -> tuple[str, tuple[Field, ...]]:
-    """The INSERT, built once per database vendor (its quoting and types), and the fields
-    whose shared values it takes, in the order of its parameters."""
-    fields = Notification._meta.concrete_fields
-    unexpected = {f.name for f in fields} - set(per_row) - set(shared)
+def _fields_guard(model: type[Model], given: set[str]) -> None:
+    unexpected = {f.name for f in model._meta.concrete_fields} - given
     if unexpected:
         # A field added to the model must be given a value here, not left to a database default.
-        raise LookupError(f"notifications_insert has no value for {sorted(unexpected)}")
+        raise LookupError(f"request_insert has no value for {model.__name__}.{sorted(unexpected)}")
+
+
+@functools.cache
+def _unnest_statement(
+    vendor: str, request_fields: tuple[str, ...], per_row: tuple[str, ...], shared: tuple[str, ...]
+) -> tuple[str, tuple[Field, ...], tuple[Field, ...]]:
+    """The INSERT, built once per database vendor (its quoting and types), and the request's
+    and the notifications' fields whose values it takes, in the order of its parameters."""
+    _fields_guard(NotificationRequest, {"id", *request_fields})
+    _fields_guard(Notification, {"request", *per_row, *shared})
     quote = connection.ops.quote_name
+
+    def cast(field: Field) -> str:
+        return f"CAST(%s AS {field.db_type(connection)})"
+
+    request_meta = NotificationRequest._meta
+    request_columns = [request_meta.get_field(name) for name in request_fields]
     selected = []
-    for field in fields:
+    for field in Notification._meta.concrete_fields:
         if field.name in per_row:
             selected.append(f"rows.{field.name}")
-            continue
-        value = f"CAST(%s AS {field.db_type(connection)})"
-        selected.append(
-            f"{value} + (rows.position - 1) * INTERVAL '1 microsecond'" if field.name in TIMESTAMP_FIELDS else value
-        )
+        elif field.name == "request":
+            selected.append(f"accepted_request.{quote(request_meta.pk.column)}")
+        elif field.name in TIMESTAMP_FIELDS:
+            selected.append(f"{cast(field)} + (rows.position - 1) * INTERVAL '1 microsecond'")
+        else:
+            selected.append(cast(field))
     arrays = ", ".join(f"CAST(%s AS {Notification._meta.get_field(name).db_type(connection)}[])" for name in per_row)
     statement = (
-        f"INSERT INTO {quote(Notification._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (names only)
-        f"SELECT {', '.join(selected)} FROM UNNEST({arrays}) WITH ORDINALITY AS rows({', '.join(per_row)}, position)"
+        f"WITH accepted_request AS (INSERT INTO {quote(request_meta.db_table)} "  # noqa: S608 (names only)
+        f"({', '.join(quote(f.column) for f in request_columns)}) "
+        f"VALUES ({', '.join(cast(f) for f in request_columns)}) RETURNING {quote(request_meta.pk.column)}) "
+        f"INSERT INTO {quote(Notification._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in Notification._meta.concrete_fields)}) "
+        f"SELECT {', '.join(selected)} FROM accepted_request, "
+        f"UNNEST({arrays}) WITH ORDINALITY AS rows({', '.join(per_row)}, position)"
     )
-    return statement, tuple(f for f in fields if f.name not in per_row)
+    shared_fields = tuple(
+        f for f in Notification._meta.concrete_fields if f.name not in per_row and f.name != "request"
+    )
+    return statement, tuple(request_columns), shared_fields

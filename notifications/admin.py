@@ -11,6 +11,7 @@ from delivery.models import Delivery
 from notifications.admin_categories import CategoryAdmin
 from notifications.admin_templates import TemplateAdmin
 from notifications.api_keys import api_key_create
+from notifications.lookup_cache import lookup_caches_clear
 from notifications.models import ApiKey, Category, InboxItem, Notification, NotificationRequest, Template
 
 admin.site.register(Category, CategoryAdmin)
@@ -42,6 +43,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: object) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        lookup_caches_clear()  # update() sends no signals
         messages.success(request, f"Revoked {count} keys.")
 
 

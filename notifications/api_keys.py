@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from notifications.lookup_cache import api_key_by_prefix
 from notifications.models import ApiKey
 
 KEY_SCHEME = "clr"
@@ -46,11 +47,14 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     if len(parts) != 3 or parts[0] != KEY_SCHEME or not PREFIX_PATTERN.fullmatch(parts[1]):
         # Checked before the query: PostgreSQL refuses NUL characters in a lookup.
         return None
-    api_key = ApiKey.objects.filter(prefix=parts[1]).first()
+    api_key = api_key_by_prefix(parts[1])
     if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash(raw_key)) or not api_key.is_active:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         # One write a minute at most, not one per request.
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        # The row may be this process' kept one (lookup_cache.py): the next request compares
+        # with the time just written, not the time it was read.
+        api_key.last_used_at = now
     return api_key

@@ -32,7 +32,8 @@ from delivery.provider_health import delivery_redis
 from delivery.status import queue_depths
 from monitoring.metrics import api_rejection_record
 from notifications.api_errors import TooManyRequests
-from notifications.models import Category, Priority
+from notifications.lookup_cache import enabled_category
+from notifications.models import Priority
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def notification_shed_check(category_slug: str, priority: str | None, channels: 
     widest = (PIPELINE_QUEUE, INTAKE_NAME, *(channels or CHANNEL_QUEUES))
     if shed_decide(Priority.LOW, False, widest, depths, threshold) is None:
         return
-    category = Category.objects.filter(slug=category_slug, enabled=True).first()
+    category = enabled_category(category_slug)
     if category is None:
         return  # accepting refuses it with a 400
     queues = (PIPELINE_QUEUE, INTAKE_NAME, *(channels or category.default_channels))

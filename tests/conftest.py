@@ -12,6 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from delivery.chains import provider_chain
+from notifications.lookup_cache import lookup_caches_clear
 from tests import factories
 from tests.support.processes import ProcessFactory
 
@@ -46,6 +47,12 @@ def metrics_dir(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(path))
         yield path
+
+
+@pytest.fixture(autouse=True)
+def lookup_caches_fresh() -> None:
+    """No API key or category kept from an earlier test, whose rows were rolled back."""
+    lookup_caches_clear()
 
 
 @pytest.fixture
