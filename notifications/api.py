@@ -28,6 +28,7 @@ from notifications.serializers import (
     NotificationCreateSerializer,
     NotificationDetailSerializer,
     NotificationSummarySerializer,
+    notification_create_validate,
     notification_summaries,
 )
 from notifications.services import AcceptError, AcceptRequest, body_hash, notification_accept
@@ -149,9 +150,7 @@ class NotificationListApi(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = NotificationCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        values = serializer.validated_data
+        values = notification_create_validate(request.data)
         header_key = request.headers.get("Idempotency-Key", "").strip() or None
         body_key = values.get("idempotency_key")
         if header_key and len(header_key) > 255:
