@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from redis.exceptions import RedisError
 
 from notifications.models import InboxItem, Notification
+from notifications.push_loop import push_loop_run
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def _group_send_all(events: Sequence[tuple[int, dict[str, Any]]]) -> None:
         await asyncio.gather(*(layer.group_send(inbox_group_name(user_id), event) for user_id, event in events))
 
     try:
-        async_to_sync(send_all)()
+        push_loop_run(send_all())
     except (RedisError, OSError) as error:
         logger.warning("in-app push to %d users failed: %s", len({user_id for user_id, _ in events}), error)
 
