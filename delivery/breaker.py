@@ -22,7 +22,7 @@ these functions to it atomically; nothing here knows Redis, the database or the 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from delivery.providers.base import Outcome, SendResult
@@ -160,6 +160,24 @@ def breaker_record(
         return replace(breaker, weight=breaker.weight - WEIGHT_STEP, stepped_at=now) if step_due else breaker
     if breaker.weight < FULL_WEIGHT and step_due:
         return replace(breaker, weight=min(FULL_WEIGHT, breaker.weight + WEIGHT_STEP), stepped_at=now)
+    return breaker
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """One send's result as a breaker counts it."""
+
+    failed: bool
+    probe: bool
+
+
+def breaker_record_all(
+    breaker: Breaker, config: BreakerConfig, now: float, outcomes: Sequence[SendOutcome], window: Window
+) -> Breaker:
+    """`breaker_record` for results that came back together, in order, each judged on the
+    window that counts them all: they have all happened by now."""
+    for outcome in outcomes:
+        breaker = breaker_record(breaker, config, now, failed=outcome.failed, probe=outcome.probe, window=window)
     return breaker
 
 

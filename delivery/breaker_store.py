@@ -6,13 +6,15 @@ result counts per time bucket of the rolling window (`…:{name}:window`, fields
 state machine is `delivery.breaker`'s pure functions; a change they decide is written under
 WATCH, re-deciding on the fresh state when another worker changed it first, so two workers
 never both open a breaker or hand out more probes than configured. Reads that change nothing
-(the common case: a closed breaker) cost one round trip and no write.
+(the common case: a closed breaker) cost one round trip and no write, and a round of sends
+passes in the breaker it read (`admit`'s `current`) and counts its results together
+(`record_many`): one round trip per provider and round, not two per send.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
@@ -23,9 +25,10 @@ from delivery.breaker import (
     Breaker,
     BreakerConfig,
     BreakerState,
+    SendOutcome,
     Window,
     breaker_admit,
-    breaker_record,
+    breaker_record_all,
     window_bucket,
     window_stale,
     window_sum,
@@ -111,9 +114,11 @@ class BreakerStore:
     def window(self, provider: str) -> Window:
         return window_sum(window_decode(self._client.hgetall(self._window_key(provider))), self._clock(), self.config)
 
-    def admit(self, provider: str, draw: float) -> Admitted:
-        """Whether a send may go to `provider` now (see `breaker_admit`)."""
-        breaker = self.read(provider)
+    def admit(self, provider: str, draw: float, current: Breaker | None = None) -> Admitted:
+        """Whether a send may go to `provider` now (see `breaker_admit`). `current` is the
+        breaker as this round read it; without it, it is read. A change is decided again on
+        the stored breaker, whichever was passed."""
+        breaker = self.read(provider) if current is None else current
         admission, after = breaker_admit(breaker, self.config, self._clock(), draw)
         if after == breaker:
             return Admitted(admission, breaker)
@@ -124,26 +129,35 @@ class BreakerStore:
 
     def record(self, provider: str, *, failed: bool, probe: bool) -> Transition | None:
         """Count a send's result and move the breaker if the result calls for it."""
+        return self.record_many(provider, [SendOutcome(failed=failed, probe=probe)])
+
+    def record_many(self, provider: str, outcomes: Sequence[SendOutcome]) -> Transition | None:
+        """Count results that came back together, in order, and move the breaker once if they
+        call for it (`breaker_record_all`)."""
         now = self._clock()
         window_key = self._window_key(provider)
+        counted_in = window_bucket(now, self.config)
+        failures = sum(outcome.failed for outcome in outcomes)
         with self._client.pipeline(transaction=True) as pipe:
-            pipe.hincrby(window_key, f"{window_bucket(now, self.config)}:{'fail' if failed else 'ok'}", 1)
+            for kind, count in (("ok", len(outcomes) - failures), ("fail", failures)):
+                if count:
+                    pipe.hincrby(window_key, f"{counted_in}:{kind}", count)
             # An idle provider's counts go away by themselves.
             pipe.expire(window_key, int(self.config.window_seconds * 2) + 1)
             pipe.hgetall(window_key)
             pipe.hgetall(self._key(provider))
-            _, _, raw_window, raw_breaker = pipe.execute()
+            *_, raw_window, raw_breaker = pipe.execute()
         buckets = window_decode(raw_window)
         stale = window_stale(buckets, now, self.config)
         if stale:
             self._client.hdel(window_key, *(f"{bucket}:{kind}" for bucket in stale for kind in ("ok", "fail")))
         window = window_sum(buckets, now, self.config)
         breaker = breaker_decode(raw_breaker)
-        if breaker_record(breaker, self.config, now, failed=failed, probe=probe, window=window) == breaker:
+        if breaker_record_all(breaker, self.config, now, outcomes, window) == breaker:
             return None
 
         def decide(current: Breaker, at: float) -> tuple[None, Breaker]:
-            return None, breaker_record(current, self.config, at, failed=failed, probe=probe, window=window)
+            return None, breaker_record_all(current, self.config, at, outcomes, window)
 
         return self._change(provider, decide, window, None)[2]
 

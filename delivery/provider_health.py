@@ -21,7 +21,15 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from delivery.breaker import Admission, BreakerConfig, BreakerState, breaker_admits_at, counts_as_failure
+from delivery.breaker import (
+    Admission,
+    Breaker,
+    BreakerConfig,
+    BreakerState,
+    SendOutcome,
+    breaker_admits_at,
+    counts_as_failure,
+)
 from delivery.breaker_store import BreakerStore, Transition
 from delivery.models import ProviderHealth
 from delivery.providers.base import Provider, SendResult
@@ -82,12 +90,15 @@ def provider_choose(
     start: int,
     rng: random.Random | None = None,
     on_transition: TransitionHandler | None = None,
+    breakers_read: dict[str, Breaker] | None = None,
 ) -> ProviderChoice:
     """The first provider from `start` on whose breaker takes the send. A shedding provider
     keeps the send only when no later provider takes it.
 
     A breaker's change goes to `on_transition`, by default `provider_health_record`; a thread
-    that must not touch the database (the send pool's) collects them for the task's thread."""
+    that must not touch the database (the send pool's) collects them for the task's thread.
+    `breakers_read` holds the breakers a round of sends has read so far, for the next send of
+    the round to decide on without reading them again; it is kept up to date here."""
     record_transition = on_transition or provider_health_record
     store = breaker_store()
     draw = (rng or random).random
@@ -97,12 +108,14 @@ def provider_choose(
     for index in range(start, len(chain)):
         name = chain[index].name
         try:
-            admitted = store.admit(name, draw())
+            admitted = store.admit(name, draw(), None if breakers_read is None else breakers_read.get(name))
         except redis.RedisError as error:
             logger.warning(
                 "Redis unavailable, treating the %s breaker as closed: %s", name, error, extra={"provider": name}
             )
             return ProviderChoice(index, note="; ".join(passed))
+        if breakers_read is not None:
+            breakers_read[name] = admitted.breaker
         if admitted.transition is not None:
             record_transition(admitted.transition)
         if admitted.admission in (Admission.SEND, Admission.PROBE):
@@ -121,16 +134,19 @@ def provider_choose(
     return ProviderChoice(None, note="; ".join(passed), retry_at=datetime.fromtimestamp(retry_at, tz=UTC))
 
 
-def provider_result_record(
-    provider: str, result: SendResult, probe: bool, on_transition: TransitionHandler | None = None
+def provider_results_record(
+    provider: str, results: Sequence[tuple[SendResult, bool]], on_transition: TransitionHandler | None = None
 ) -> None:
-    """Count a result in the provider's breaker; a change goes to `on_transition` (as above)."""
+    """Count results that came back together, each with whether it was a probe, in one round
+    trip; the breaker moves once for them all, and that change goes to `on_transition`."""
+    outcomes = [SendOutcome(failed=counts_as_failure(result), probe=probe) for result, probe in results]
     try:
-        transition = breaker_store().record(provider, failed=counts_as_failure(result), probe=probe)
+        transition = breaker_store().record_many(provider, outcomes)
     except redis.RedisError as error:
         logger.warning(
-            "Redis unavailable, the %s breaker did not count a result: %s",
+            "Redis unavailable, the %s breaker did not count %s: %s",
             provider,
+            "a result" if len(outcomes) == 1 else f"{len(outcomes)} results",
             error,
             extra={"provider": provider},
         )

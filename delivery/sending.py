@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from delivery.breaker import Breaker
 from delivery.breaker_store import Transition
 from delivery.chains import provider_chain
 from delivery.devices import devices_deactivate
@@ -31,7 +32,7 @@ from delivery.provider_health import (
     ProviderChoice,
     provider_choose,
     provider_health_record,
-    provider_result_record,
+    provider_results_record,
     provider_slot_wait,
 )
 from delivery.providers.base import (
@@ -184,8 +185,14 @@ def provider_calls(sends: Sequence[PreparedSend]) -> list[ProviderCall]:
     its slot on its own, then the sends going to the same provider go together, through its
     `send_many` where it has one (a chunk's in-app items: a few queries, not a few each)."""
     transitions: list[list[Transition]] = [[] for _ in sends]
+    breakers_read: dict[str, Breaker] = {}
     choices = [
-        provider_choose(prepared.chain, prepared.delivery.provider_index, on_transition=transitions[i].append)
+        provider_choose(
+            prepared.chain,
+            prepared.delivery.provider_index,
+            on_transition=transitions[i].append,
+            breakers_read=breakers_read,
+        )
         for i, prepared in enumerate(sends)
     ]
     calls: list[ProviderCall | None] = [None] * len(sends)
@@ -207,8 +214,13 @@ def provider_calls(sends: Sequence[PreparedSend]) -> list[ProviderCall]:
         started_at = timezone.now()
         results = provider_send_many(provider, [sends[i].message for i in indexes])
         finished_at = timezone.now()
+        # The breaker moves once for the lot; its change is recorded with the last of them.
+        provider_results_record(
+            provider.name,
+            [(result, choices[i].probe) for i, result in zip(indexes, results, strict=True)],
+            on_transition=transitions[indexes[-1]].append,
+        )
         for i, result in zip(indexes, results, strict=True):
-            provider_result_record(provider.name, result, probe=choices[i].probe, on_transition=transitions[i].append)
             calls[i] = ProviderCall(
                 choices[i], started_at, finished_at, result=result, transitions=tuple(transitions[i])
             )

@@ -25,6 +25,7 @@ from delivery.breaker import (
     Breaker,
     BreakerConfig,
     BreakerState,
+    SendOutcome,
     Window,
     breaker_admit,
     breaker_record,
@@ -352,6 +353,62 @@ def test_bad_addresses_never_open_the_breaker(workers):
     assert workers[1].window("twilio") == Window(successes=3 * CONFIG.min_volume)
 
 
+def test_results_counted_together_open_it_once_as_one_by_one_would(workers):
+    one, other = workers
+    outcomes = [SendOutcome(failed=True, probe=False)] * CONFIG.min_volume
+
+    transition = one.record_many("twilio", outcomes)
+
+    assert (transition.before.state, transition.after.state) == (BreakerState.CLOSED, BreakerState.OPEN)
+    assert transition.window == Window(failures=CONFIG.min_volume)
+    assert other.read("twilio") == transition.after
+    assert one.record_many("twilio", outcomes) is None, "results of sends admitted before it opened say nothing"
+    assert other.window("twilio") == Window(failures=2 * CONFIG.min_volume)
+
+
+def test_mixed_results_counted_together_are_counted_each(workers):
+    outcomes = [SendOutcome(failed=i == 7, probe=False) for i in range(40)]  # 97.5%: above the threshold
+    assert workers[0].record_many("twilio", outcomes) is None
+    assert workers[1].window("twilio") == Window(successes=39, failures=1)
+
+
+def test_probes_counted_together_close_it_in_one_change(workers, clock):
+    for _ in range(CONFIG.min_volume):
+        workers[0].record("twilio", failed=True, probe=False)
+    clock.now += CONFIG.cooldown_seconds
+    for _ in range(CONFIG.probes):
+        assert workers[1].admit("twilio", 0.0).admission == Admission.PROBE
+
+    transition = workers[0].record_many("twilio", [SendOutcome(failed=False, probe=True)] * CONFIG.probes)
+
+    assert (transition.before.state, transition.after.state) == (BreakerState.HALF_OPEN, BreakerState.CLOSED)
+    assert workers[1].window("twilio") == Window()
+
+
+def test_admitting_on_a_breaker_already_read_asks_redis_nothing(workers, monkeypatch):
+    current = workers[0].read("twilio")
+    monkeypatch.setattr(workers[0]._client, "hgetall", lambda *args: pytest.fail("read again"))
+
+    admitted = [workers[0].admit("twilio", 0.5, current) for _ in range(10)]
+
+    assert {a.admission for a in admitted} == {Admission.SEND}
+
+
+def test_an_admission_that_changes_a_breaker_read_earlier_is_decided_on_the_stored_one(workers, clock):
+    for _ in range(CONFIG.min_volume):
+        workers[1].record("twilio", failed=True, probe=False)
+    clock.now += CONFIG.cooldown_seconds
+    opened = workers[0].read("twilio")
+    # Meanwhile another worker takes every probe of the round.
+    for _ in range(CONFIG.probes):
+        assert workers[1].admit("twilio", 0.0).admission == Admission.PROBE
+
+    admitted = workers[0].admit("twilio", 0.0, opened)
+
+    assert admitted.admission == Admission.DENY
+    assert admitted.breaker == workers[1].read("twilio")
+
+
 # --- delivery_send with breakers ----------------------------------------------------------------
 
 
@@ -503,6 +560,22 @@ def test_a_shedding_provider_passes_part_of_its_traffic_on(db, breaker_settings)
     assert choices[0] + choices[1] == 300
     shed = provider_choose(chain, 0, FixedDraw(0.5))
     assert shed.index == 1 and shed.note == "twilio shedding load (weight 30%)"
+
+
+def test_a_round_of_sends_reads_each_breaker_once(db, breaker_settings, monkeypatch):
+    chain = (FakeProvider("twilio"), FakeProvider("sns"))
+    put_breaker("twilio", replace(Breaker(), weight=30, stepped_at=time.time()))
+    reads = Counter()
+    store_read = BreakerStore.read
+    monkeypatch.setattr(BreakerStore, "read", lambda store, name: reads.update([name]) or store_read(store, name))
+    breakers_read: dict[str, Breaker] = {}
+    rng = random.Random(7)
+
+    choices = Counter(provider_choose(chain, 0, rng, breakers_read=breakers_read).index for _ in range(300))
+
+    assert reads == {"twilio": 1, "sns": 1}
+    assert 60 <= choices[0] <= 120, "each send still draws on its own"
+    assert breakers_read["twilio"].weight == 30
 
 
 def test_a_shedding_provider_keeps_its_traffic_when_no_other_takes_it(db, breaker_settings):
