@@ -1,28 +1,18 @@
-"""The in-app websocket: one group per user, authenticated by session or inbox token.
-
-Browsers cannot set headers on a websocket, so a token travels in the query string:
-`/ws/notifications/?token=<token>`. A client that reconnects adds `after=<the last item id
-it saw>` and first receives, oldest first, every item it missed.
+"""The in-app websocket: one group per user, authenticated by session or inbox token before
+the consumer starts (notifications/socket_auth.py). A client that reconnects adds
+`after=<the last item id it saw>` and first receives, oldest first, every item it missed.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from notifications.inbox import inbox_counts, inbox_group_name, inbox_item_payload
 from notifications.inbox_feed import MAX_ID, inbox_catch_up, inbox_latest_id
-from notifications.inbox_tokens import inbox_token_authenticate
-
-UNAUTHENTICATED_CLOSE_CODE = 4401
-
-
-def _query(scope: dict[str, Any]) -> dict[str, str]:
-    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return {name: values[-1] for name, values in params.items()}
+from notifications.socket_auth import USER_ID_SCOPE_KEY, socket_query
 
 
 def _after(value: str | None) -> int | None:
@@ -62,33 +52,17 @@ def _greeting(user_id: int, after: int | None) -> tuple[dict[str, Any], list[dic
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        user_id = await self._authenticate()
-        if user_id is None:
-            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
-            return
+        user_id = self.scope[USER_ID_SCOPE_KEY]
         self.group_name = inbox_group_name(user_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
         # Read after group_add, so nothing stored from here on can slip between the catch-up
         # and the live pushes; layer events wait until connect() returns, so they follow.
-        hello, missed = await database_sync_to_async(_greeting)(user_id, _after(_query(self.scope).get("after")))
+        hello, missed = await database_sync_to_async(_greeting)(user_id, _after(socket_query(self.scope).get("after")))
         self.caught_up_ids = {message["item"]["id"] for message in missed}
         await self.send_json(hello)
         for message in missed:
             await self.send_json(message)
-
-    async def _authenticate(self) -> int | None:
-        """The user id, or None to refuse. A token must be valid and, next to a session,
-        name the same user: a token never silently wins over who is signed in."""
-        session_user = self.scope.get("user")
-        session_user_id = session_user.pk if session_user is not None and session_user.is_authenticated else None
-        token = _query(self.scope).get("token")
-        if token is None:
-            return session_user_id
-        token_user = await database_sync_to_async(inbox_token_authenticate)(token)
-        if token_user is None or (session_user_id is not None and token_user.pk != session_user_id):
-            return None
-        return token_user.pk
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):

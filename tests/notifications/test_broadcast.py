@@ -334,14 +334,18 @@ def run_to_completion(processes, args: list[str]) -> str:
 
 def interrupt_mid_run(process: ManagedProcess, signum: int, at_least: int, total: int) -> int:
     """Signal the broadcast once the database shows `at_least` notifications, let it exit, and
-    return how many it sent."""
+    return how many it sent. It is frozen (SIGSTOP) the moment the count is seen, so however
+    fast its chunks go, none is accepted between that look and the signal."""
     try:
         wait_for(
             lambda: sum(sent_per_user().values()) >= at_least or not process.running,
             timeout=120,
+            interval=0.01,
             message=f"the broadcast to accept {at_least} notifications",
         )
+        os.kill(process.process.pid, signal.SIGSTOP)
         os.kill(process.process.pid, signum)
+        os.kill(process.process.pid, signal.SIGCONT)
         process.process.wait(timeout=60)
     finally:
         process.kill()

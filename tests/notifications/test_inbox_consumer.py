@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from channels.db import database_sync_to_async
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connections
 from django.test import Client
@@ -114,6 +115,18 @@ def test_the_socket_refuses_anything_but_a_session_or_a_valid_token(ada, bob, at
 
     async def scenario() -> None:
         assert await communicator.connect(timeout=WAIT) == (False, 4401)
+
+    run(scenario)
+
+
+def test_a_refused_socket_never_reaches_the_channel_layer(ada, monkeypatch):
+    async def no_channel(layer, prefix: str = "specific") -> str:
+        raise AssertionError("a refused socket asked the channel layer for a channel")
+
+    monkeypatch.setattr(RedisChannelLayer, "new_channel", no_channel)
+
+    async def scenario() -> None:
+        assert await socket("token=garbage").connect(timeout=WAIT) == (False, 4401)
 
     run(scenario)
 
@@ -305,8 +318,9 @@ def test_marking_through_rest_sends_counts_updated_to_every_socket_of_the_user(a
         # Bob's tab: its next message is his own item, so ada's two updates never reached it.
         await push(bobs)
         bobs_next = await bobs_tab.receive_json_from(timeout=WAIT)
-        for tab in (tab_one, tab_two, bobs_tab):
-            await tab.disconnect()
+        # Together: a consumer that stops after another in the process waits out channels_redis'
+        # shared five-second poll, and one after the other that would be ten seconds.
+        await asyncio.gather(*(tab.disconnect() for tab in (tab_one, tab_two, bobs_tab)))
 
         for update in updates:
             assert update == {
