@@ -64,8 +64,10 @@ class Child:
         self.talks = talks  # stdin/stdout are a line protocol with the bench
         self.process: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._terminated = False
 
     def start(self) -> Child:
+        self._terminated = False
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
                 self.command,
@@ -123,11 +125,17 @@ class Child:
                 peaks.append(PeakRss(self.name, self.role, pid, pid != self.process.pid, round(kib / 1024, 1)))
         return peaks
 
+    def terminate(self) -> None:
+        """SIGTERM the process group, once; `stop` waits for it to end."""
+        if self.running and not self._terminated:
+            self._terminated = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 15) -> None:
+        self.terminate()
         if not self.running:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -41,8 +41,10 @@ class ManagedProcess:
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._terminated = False
 
     def start(self) -> ManagedProcess:
+        self._terminated = False
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -71,10 +73,16 @@ class ManagedProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def terminate(self) -> None:
+        """SIGTERM the process group, once: a warm shutdown, which `stop` waits for."""
+        if self.running and not self._terminated:
+            self._terminated = True
+            os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self) -> None:
+        self.terminate()
         if not self.running:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -176,5 +184,8 @@ class ProcessFactory:
         return process, base_url
 
     def stop_all(self) -> None:
+        # All told at once, then waited for: each takes a second or more to shut down.
+        for process in reversed(self.started):
+            process.terminate()
         for process in reversed(self.started):
             process.stop()
