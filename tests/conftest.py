@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from delivery.chains import provider_chain
 from notifications.lookup_cache import lookup_caches_clear
 from tests import factories
 from tests.support.processes import ProcessFactory
+from tests.support.quick_bench import quick_bench_start_if_collected, quick_bench_stop
 
 # The SQLite test database is a file (see settings) so worker processes can share it.
 (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
@@ -35,6 +37,22 @@ FAST_PIPELINE_ENV = {
     "CLARION_BREAKER_COOLDOWN_SECONDS": "0.2",
     "CLARION_LOG_LEVEL": "INFO",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell runs a background job (`make test &`) with SIGINT ignored, which every process
+    a test starts would inherit: the Ctrl-C tests could not reach them. A handler of this
+    process' own is reset to the default in each program it starts."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    quick_bench_start_if_collected(session)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    quick_bench_stop(config)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,14 +6,11 @@ shape are checked, never their size."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("accept", "throughput", "inapp", "cost")
+from tests.support.quick_bench import QUICK_BENCH_KEY, SCENARIOS
+
 SYSTEMS = {"clarion", "naive", "ceiling"}
 
 
@@ -22,15 +19,12 @@ def _is_figure(value: object) -> bool:
 
 
 @pytest.mark.e2e
-def test_quick_bench_runs_every_system_and_writes_its_results(tmp_path):
-    output = tmp_path / "results.json"
-    command = [sys.executable, "-m", "bench", "--quick", "--scenarios", ",".join(SCENARIOS)]
-    command += ["--database", "sqlite", "--redis", "embedded", "--output", str(output)]
-
-    completed = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=280)
+def test_quick_bench_runs_every_system_and_writes_its_results(request):
+    # Started when the suite was collected (tests/conftest.py), and running since.
+    completed = request.config.stash[QUICK_BENCH_KEY].result(timeout=280)
 
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
-    document = json.loads(output.read_text())
+    document = json.loads(completed.output.read_text())
     assert set(document) == {"meta", "results", "table", "targets"}
     assert document["meta"]["quick"] is True
     assert set(document["results"]) == set(SCENARIOS)
