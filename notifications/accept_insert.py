@@ -25,18 +25,8 @@ from notifications.models import Notification, NotificationRequest
 # The request row's fields besides its generated id.
 REQUEST_FIELDS = ("api_key", "idempotency_key", "body_hash", "created_at")
 # The notifications' columns that differ per row; every other concrete field but the request
-# (the CTE's id) is one shared value.
+# (the CTE's id) is one value shared by all, bound once.
 PER_ROW_FIELDS = ("id", "recipient")
-SHARED_FIELDS = {
-    "category",
-    "data",
-    "priority",
-    "channels",
-    "dedup_key",
-    "status",
-    "created_at",
-    "updated_at",
-}
 # Timestamps a microsecond apart in the recipients' order, as the ORM's one clock reading per
 # row gives them: a replay lists a request's notifications by (created_at, id).
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
