@@ -64,10 +64,8 @@ class Child:
         self.talks = talks  # stdin/stdout are a line protocol with the bench
         self.process: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
-        self._terminated = False
 
     def start(self) -> Child:
-        self._terminated = False
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
                 self.command,
@@ -126,14 +124,17 @@ class Child:
         return peaks
 
     def terminate(self) -> None:
-        """SIGTERM the process group, once; `stop` waits for it to end."""
-        if self.running and not self._terminated:
-            self._terminated = True
+        """SIGTERM the process group; `wait_stopped` waits for it to end."""
+        if self.running:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
 
     def stop(self, timeout: float = 15) -> None:
         self.terminate()
+        self.wait_stopped(timeout)
+
+    def wait_stopped(self, timeout: float = 15) -> None:
+        """Wait for the shutdown a SIGTERM started; SIGKILL after `timeout`."""
         if not self.running:
             return
         try:

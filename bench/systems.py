@@ -252,7 +252,7 @@ class System:
         for child in reversed(self.children):
             child.terminate()
         for child in reversed(self.children):
-            child.stop()
+            child.wait_stopped()
         self.children = []
 
     def send(self, posts: list[Post], paced: Paced | None = None, paced_after: float = 0.0, **options: Any) -> Sending:

@@ -21,31 +21,28 @@ from typing import Any
 PUSH_TIMEOUT_SECONDS = 10.0
 
 
-class _ProcessLoop:
-    """The loop of the current process, started on first use."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def get(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                # A forked child inherits the parent's loop object but not its thread.
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="clarion-push-loop", daemon=True).start()
-                self._pid = os.getpid()
-            return self._loop
+_loops: list[asyncio.AbstractEventLoop] = []  # this process' loop, once started
+_lock = threading.Lock()
 
 
-_process_loop = _ProcessLoop()
+def _process_loop() -> asyncio.AbstractEventLoop:
+    with _lock:
+        if not _loops:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="clarion-push-loop", daemon=True).start()
+            _loops.append(loop)
+        return _loops[0]
+
+
+# A loop's thread does not survive a fork (Celery's prefork children): a child starts its own,
+# as the send pools do (delivery/send_pool.py).
+os.register_at_fork(after_in_child=_loops.clear)
 
 
 def push_loop_run(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run `coroutine` on this process' push loop and wait for it. Raises what it raises, and
     TimeoutError (the coroutine cancelled) after PUSH_TIMEOUT_SECONDS."""
-    future = asyncio.run_coroutine_threadsafe(coroutine, _process_loop.get())
+    future = asyncio.run_coroutine_threadsafe(coroutine, _process_loop())
     try:
         return future.result(timeout=PUSH_TIMEOUT_SECONDS)
     except TimeoutError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
 from notifications import push_loop
 from notifications.push_loop import push_loop_run
+from tests.support.processes import wait_for
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:
@@ -21,12 +23,25 @@ def test_coroutines_run_on_one_loop_that_stays():
     assert first.is_running()
 
 
-def test_a_forked_child_starts_a_loop_of_its_own(monkeypatch):
+def test_a_forked_child_starts_a_loop_of_its_own():
     parents = push_loop_run(_running_loop())
-    monkeypatch.setattr(push_loop.os, "getpid", lambda: -1)
-    childs = push_loop_run(_running_loop())
-    assert childs is not parents
-    assert childs.is_running()
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit code, never return into pytest
+        try:
+            childs = push_loop_run(_running_loop())
+            os._exit(0 if childs is not parents and childs.is_running() else 1)
+        finally:
+            os._exit(2)
+    statuses = []
+
+    def exited() -> bool:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        statuses.append(status)
+        return done == pid
+
+    wait_for(exited, timeout=30, message="the forked child to exit")
+    assert os.waitstatus_to_exitcode(statuses[-1]) == 0, "the child ran its push on a loop of its own"
+    assert parents.is_running()
 
 
 def test_an_error_reaches_the_caller():

@@ -41,10 +41,8 @@ class ManagedProcess:
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self._terminated = False
 
     def start(self) -> ManagedProcess:
-        self._terminated = False
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -74,19 +72,22 @@ class ManagedProcess:
             self.process.wait(timeout=10)
 
     def terminate(self) -> None:
-        """SIGTERM the process group, once: a warm shutdown, which `stop` waits for."""
-        if self.running and not self._terminated:
-            self._terminated = True
+        """SIGTERM the process group: a warm shutdown, which `wait_stopped` waits for."""
+        if self.running:
             os.killpg(self.process.pid, signal.SIGTERM)
 
-    def stop(self) -> None:
-        self.terminate()
+    def wait_stopped(self) -> None:
+        """Wait for the shutdown a SIGTERM started; SIGKILL after 15 s."""
         if not self.running:
             return
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    def stop(self) -> None:
+        self.terminate()
+        self.wait_stopped()
 
 
 class ProcessFactory:
@@ -188,4 +189,4 @@ class ProcessFactory:
         for process in reversed(self.started):
             process.terminate()
         for process in reversed(self.started):
-            process.stop()
+            process.wait_stopped()
