@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
@@ -71,6 +72,15 @@ def metrics_dir(tmp_path_factory: pytest.TempPathFactory):
 def lookup_caches_fresh() -> None:
     """No API key or category kept from an earlier test, whose rows were rolled back."""
     lookup_caches_clear()
+
+
+@pytest.fixture(autouse=True)
+def channel_layer_fresh() -> None:
+    """A channel layer of this test's own. Tests run their async code on event loops of their
+    own (asyncio.run, async_to_sync), and channels_redis keeps its receive locks per layer,
+    bound to the loop that first waited on them: one left held by a finished test's loop
+    broke a later test's receive ("bound to a different event loop")."""
+    channel_layers.backends = {}
 
 
 @pytest.fixture
