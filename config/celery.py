@@ -6,9 +6,11 @@ categories, high priority) has its own queue so it never waits behind bulk sends
 
 from __future__ import annotations
 
+import gc
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -37,3 +39,12 @@ app.conf.task_routes = {
     "delivery.tasks.pipeline_sweep_task": {"queue": MAINTENANCE_QUEUE},
 }
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def loaded_objects_freeze(**kwargs: object) -> None:
+    """Keep what a worker loaded at start out of the garbage collector's full passes, as the
+    web server does (config/asgi.py): `worker_process_init` in each prefork child, and
+    `worker_ready` in a threads or solo worker's one process."""
+    gc.freeze()

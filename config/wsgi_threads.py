@@ -9,7 +9,9 @@ for every message it sent (AsyncToSync, three per request): about 1.5 ms of a si
 POST's 10 ms, measured with `bench.load` against one uvicorn process.
 
 Here the body is read on the loop, the request goes to a pool thread once and runs Django's
-WSGI handler there, as under a threaded WSGI server, and the answer comes back whole. Only an
+WSGI handler there, as under a threaded WSGI server, and the answer comes back whole. The
+pool has CLARION_WEB_THREADS threads, not asyncio's default of a few more than the cores:
+its requests mostly wait on PostgreSQL and Redis. Only an
 answer longer than BUFFERED_BYTES is streamed from the thread as it is produced, so a large
 file never sits in memory at once. Websockets stay on Channels (asgi.py).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
@@ -91,11 +94,11 @@ class _Answer:
 
 
 class ThreadedWsgiToAsgi:
-    """A WSGI application as an ASGI one, each request on a thread of the loop's default
-    executor."""
+    """A WSGI application as an ASGI one, each request on a thread of a pool of `threads`."""
 
-    def __init__(self, wsgi_application: WsgiApp) -> None:
+    def __init__(self, wsgi_application: WsgiApp, threads: int) -> None:
         self.wsgi_application = wsgi_application
+        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Send) -> None:
         if scope["type"] != "http":
@@ -110,7 +113,7 @@ class ThreadedWsgiToAsgi:
                     break
             body.seek(0)
             loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(None, self._respond, wsgi_environ(scope, body), loop, send)
+            answer = await loop.run_in_executor(self.threads, self._respond, wsgi_environ(scope, body), loop, send)
         if not answer.streamed:
             await send(answer.start_message())
             await send(_body(b"".join(answer.chunks)))

@@ -57,9 +57,11 @@ async def _request(app, scope: dict, body: bytes = b"") -> tuple[int, dict[bytes
 
 
 def test_requests_run_at_once_on_pool_threads():
-    """Two requests meet at a barrier inside the app: on one shared thread the first would
-    wait there for a second that could never start."""
-    barrier = threading.Barrier(2, timeout=WAIT)
+    """As many requests as the pool has threads meet at a barrier inside the app: with fewer
+    threads (one shared thread, or asyncio's default pool of a few more than the cores) the
+    first would wait there for requests that could never start."""
+    size = 12
+    barrier = threading.Barrier(size, timeout=WAIT)
     threads: set[str] = set()
 
     def app(environ, start_response):
@@ -68,15 +70,15 @@ def test_requests_run_at_once_on_pool_threads():
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [environ["PATH_INFO"].encode()]
 
-    asgi = ThreadedWsgiToAsgi(app)
+    asgi = ThreadedWsgiToAsgi(app, threads=size)
 
-    async def both():
-        return await asyncio.gather(_request(asgi, _scope("/a")), _request(asgi, _scope("/b")))
+    async def all_at_once():
+        return await asyncio.gather(*(_request(asgi, _scope(f"/{n}")) for n in range(size)))
 
-    answers = asyncio.run(both())
+    answers = asyncio.run(all_at_once())
 
-    assert [(status, body) for status, _, body in answers] == [(200, b"/a"), (200, b"/b")]
-    assert len(threads) == 2 and threading.current_thread().name not in threads
+    assert [(status, body) for status, _, body in answers] == [(200, f"/{n}".encode()) for n in range(size)]
+    assert len(threads) == size and threading.current_thread().name not in threads
 
 
 def test_a_body_in_parts_past_the_spool_size_reaches_the_app_whole_and_headers_are_joined():
@@ -92,7 +94,7 @@ def test_a_body_in_parts_past_the_spool_size_reaches_the_app_whole_and_headers_a
     parts = [bytes([i]) * (SPOOLED_BYTES // 2) for i in range(5)]
     body = b"".join(parts)
     headers = [(b"accept", b"text/plain"), (b"accept", b"application/json"), (b"content-length", b"%d" % len(body))]
-    start, messages = asyncio.run(_exchange(ThreadedWsgiToAsgi(app), _scope("/up", "POST", headers), parts))
+    start, messages = asyncio.run(_exchange(ThreadedWsgiToAsgi(app, threads=2), _scope("/up", "POST", headers), parts))
 
     assert seen == {"body": body, "accept": "text/plain,application/json", "length": str(len(body))}
     assert start["status"] == 201
@@ -119,7 +121,7 @@ def test_a_small_answer_is_sent_whole_and_a_large_one_streamed_and_closed_on_its
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return Answer(int(environ["PATH_INFO"].strip("/")))
 
-    asgi = ThreadedWsgiToAsgi(app)
+    asgi = ThreadedWsgiToAsgi(app, threads=2)
     _, small = asyncio.run(_exchange(asgi, _scope("/2"), [b""]))
     assert [m["body"] for m in small] == [chunk * 2]
     assert threads["closed"] == threads["ran"]
@@ -140,7 +142,7 @@ def test_a_client_gone_before_its_body_ends_never_reaches_the_app():
         return [b""]
 
     async def leave():
-        communicator = ApplicationCommunicator(ThreadedWsgiToAsgi(app), _scope("/", "POST"))
+        communicator = ApplicationCommunicator(ThreadedWsgiToAsgi(app, threads=2), _scope("/", "POST"))
         await communicator.send_input({"type": "http.request", "body": b"half", "more_body": True})
         await communicator.send_input({"type": "http.disconnect"})
         await communicator.wait(WAIT)

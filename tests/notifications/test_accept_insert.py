@@ -122,3 +122,30 @@ def test_a_request_field_the_statement_does_not_know_is_refused(monkeypatch):
     user = factories.UserFactory()
     with pytest.raises(LookupError, match="body_hash"):
         request_insert(_new([user.pk]))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite writes the two rows in a transaction")
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_statement_commits_as_it_runs():
+    """No BEGIN or COMMIT of its own: the statement runs in autocommit mode, and its rows are
+    there for every other connection once it returns."""
+    new = _new([user.pk for user in factories.UserFactory.create_batch(2)])
+    autocommit_seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        autocommit_seen.append(connection.get_autocommit())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        accepted = request_insert(new)
+
+    assert autocommit_seen == [True]
+    assert not connection.in_atomic_block
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            table = Notification._meta.db_table
+            cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE id = ANY(%s)", [[a.pk for a in accepted]])  # noqa: S608
+            assert cursor.fetchone() == (2,)
+    finally:
+        other.close()
