@@ -45,20 +45,28 @@ def _rate(count: int, seconds: float | None) -> float | None:
     return round(count / seconds, 1) if seconds else None
 
 
+# The accept figures measured again with the workers paused, under these keys' names prefixed.
+API_ALONE_KEYS = ("achieved_rate", "p50_ms", "p99_ms", "errors")
+
+
 def accept(ctx: BenchContext, system: System, memo: dict) -> dict[str, Any]:
+    """The offered load twice: with the workers planning and delivering what it brings on the
+    same cores, and with every process but the web server paused, which is the API's own
+    figure when the workers have cores of their own."""
     sizes = ctx.sizes
-    figures = ctx.load_spec(
-        {
-            "url": system.accept_url(),
-            "authorization": ctx.authorization,
-            "category": "bench_email",
-            "recipients": ctx.usernames[:BULK_REQUEST_RECIPIENTS],
-            "rate": sizes.accept_rate,
-            "seconds": sizes.accept_seconds,
-            "warmup_seconds": sizes.accept_warmup_seconds,
-        }
-    )
-    return figures
+    spec = {
+        "url": system.accept_url(),
+        "authorization": ctx.authorization,
+        "category": "bench_email",
+        "recipients": ctx.usernames[:BULK_REQUEST_RECIPIENTS],
+        "rate": sizes.accept_rate,
+        "seconds": sizes.accept_seconds,
+        "warmup_seconds": sizes.accept_warmup_seconds,
+    }
+    figures = ctx.load_spec(spec)
+    with system.background_paused():
+        alone = ctx.load_spec(spec)
+    return {**figures, **{f"api_alone_{key}": alone[key] for key in API_ALONE_KEYS}}
 
 
 # Load offered whatever the server does may leave it holding requests and connections: after

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 import redis
 import requests
 
-from bench.children import Child, PeakRss
+from bench.children import Child, PeakRss, descendants
 from bench.sizes import Sizes
 from bench.stores import queues_purge, tables_reset, tasks_pending, unacked_forget
 from scripts.embedded_redis import free_port
@@ -243,6 +246,24 @@ class System:
 
     def start(self) -> None:
         raise NotImplementedError
+
+    @contextmanager
+    def background_paused(self) -> Iterator[None]:
+        """Every process but the web server's frozen (SIGSTOP) for the block: workers, beat,
+        the ceiling's shards. What they hold waits for them in Redis and the database."""
+        pids = [
+            pid
+            for child in self.children
+            if child is not self.web
+            for pid in [child.process.pid, *descendants(child.process.pid)]
+        ]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
 
     def peak_rss(self) -> list[PeakRss]:
         return [peak for child in self.children for peak in child.peak_rss()]

@@ -33,6 +33,8 @@ def test_quick_bench_runs_every_system_and_writes_its_results(request):
         assert all("error" not in figures for figures in by_system.values())
     for figures in document["results"]["throughput"].values():
         assert _is_figure(figures["rate"]) and _is_figure(figures["sql_per_delivery"])
+    for figures in document["results"]["accept"].values():
+        assert _is_figure(figures["p99_ms"]) and _is_figure(figures["api_alone_p99_ms"])
     for figures in document["results"]["cost"].values():
         assert figures["peak_rss"], "every system reports its processes' peak memory"
     assert {row["scenario"] for row in document["table"]} == set(SCENARIOS)
