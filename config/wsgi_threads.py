@@ -9,11 +9,11 @@ for every message it sent (AsyncToSync, three per request): about 1.5 ms of a si
 POST's 10 ms, measured with `bench.load` against one uvicorn process.
 
 Here the body is read on the loop, the request goes to a pool thread once and runs Django's
-WSGI handler there, as under a threaded WSGI server, and the answer comes back whole. The
-pool has CLARION_WEB_THREADS threads, not asyncio's default of a few more than the cores:
-its requests mostly wait on PostgreSQL and Redis. Only an
+WSGI handler there, as under a threaded WSGI server, and the answer comes back whole. Only an
 answer longer than BUFFERED_BYTES is streamed from the thread as it is produced, so a large
-file never sits in memory at once. Websockets stay on Channels (asgi.py).
+file never sits in memory at once. Websockets stay on Channels (asgi.py). The pool has
+CLARION_WEB_THREADS threads, not asyncio's default of a few more than the cores: its
+requests mostly wait on PostgreSQL and Redis.
 """
 
 from __future__ import annotations
