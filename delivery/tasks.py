@@ -93,11 +93,19 @@ def notification_pipeline_task(notification_ids: list[str]) -> None:
 
 def _plan_publish_and_send(notification_ids: Sequence[str]) -> None:
     routes = notifications_plan_and_route(notification_ids)
-    own_sends = [routes.to_send.pop(queue) for queue in SENT_BY_PLANNER if queue in routes.to_send]
+    own_sends = {queue: routes.to_send.pop(queue) for queue in SENT_BY_PLANNER if queue in routes.to_send}
     _publish(routes)
-    for delivery_ids in own_sends:
+    for queue, delivery_ids in own_sends.items():
         for chunk in _chunks(delivery_ids, settings.CLARION_CHUNK_SIZE):
-            _deliveries_send_and_follow(chunk)
+            try:
+                _deliveries_send_and_follow(chunk)
+            except Exception:
+                # Planning goes on whatever happens to these sends: a drain that stopped here
+                # would hold up every channel's notifications behind it. The chunk goes to its
+                # queue, whose task sends what is still unclaimed; a delivery already claimed
+                # waits for the sweeper, as one a failed send task claimed would.
+                logger.exception("the planning task's %s sends failed; %d handed to their queue", queue, len(chunk))
+                deliveries_publish({queue: chunk})
 
 
 # A drain hands over to a fresh task after this many chunks: a long busy spell then leaves

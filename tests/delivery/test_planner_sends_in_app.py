@@ -7,6 +7,7 @@ import pytest
 
 from delivery import tasks
 from delivery.models import Delivery
+from delivery.providers.inbox import InboxProvider
 from notifications.models import InboxItem
 from tests import factories
 
@@ -53,3 +54,26 @@ def test_critical_in_app_is_published_to_the_critical_queue_with_the_rest(publis
     assert {d.status for d in deliveries} == {Delivery.Status.QUEUED}
     assert [queue for queue, _ in published] == ["critical"]
     assert sorted(published[0][1]) == sorted(d.pk for d in deliveries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_in_app_send_hands_its_chunk_to_the_queue_and_planning_goes_on(published, monkeypatch, caplog):
+    def store_down(self, messages):
+        raise RuntimeError("the inbox store is down")
+
+    monkeypatch.setattr(InboxProvider, "send_many", store_down)
+    notification = _notification()
+
+    tasks.notification_pipeline_task([str(notification.pk)])
+
+    deliveries = {d.channel: d for d in Delivery.objects.filter(notification=notification)}
+    assert sorted(published) == [
+        ("email", [deliveries["email"].pk]),
+        ("in_app", [deliveries["in_app"].pk]),
+        ("sms", [deliveries["sms"].pk]),
+    ]
+    assert "the planning task's in_app sends failed; 1 handed to their queue" in caplog.text
+    assert not InboxItem.objects.exists()
+    # Claimed before the store failed: its fate is unknown, so the sweeper, not the queue's
+    # task, sends it again once CLARION_SENDING_GRACE_SECONDS pass (as after a failed send task).
+    assert deliveries["in_app"].status == Delivery.Status.SENDING
