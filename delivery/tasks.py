@@ -77,12 +77,12 @@ def delivery_release_schedule(delivery_id: int, eta: datetime, queue: str = "") 
         delivery_release_task.apply_async(args=[delivery_id], eta=eta, queue=release_queue, **QUIET)
 
 
-# Sends the planning task makes itself instead of publishing them (README, "How it works").
-# In-app delivery is a row in Clarion's own database and a channel-layer message, with no
+# The queue whose sends the planning task makes itself instead of publishing them (README,
+# "How it works"). In-app delivery is a row in Clarion's own database and a channel-layer message, with no
 # provider latency to hide: the queue hop between planning it and sending it was over a third
 # of its time to the screen (`make bench`, in-app: 49 ms of 133 at the median, 191 of 319 at
 # p99). Quiet-hours releases, retries and failovers still go through the `in_app` queue.
-SENT_BY_PLANNER = (Channel.IN_APP.value,)
+SENT_BY_PLANNER = Channel.IN_APP.value
 
 
 @shared_task
@@ -92,19 +92,20 @@ def notification_pipeline_task(notification_ids: list[str]) -> None:
 
 def _plan_publish_and_send(notification_ids: Sequence[str]) -> None:
     routes = notifications_plan_and_route(notification_ids)
-    own_sends = {queue: routes.to_send.pop(queue) for queue in SENT_BY_PLANNER if queue in routes.to_send}
+    own_sends = routes.to_send.pop(SENT_BY_PLANNER, [])
     _publish(routes)
-    for queue, delivery_ids in own_sends.items():
-        for chunk in _chunks(delivery_ids, settings.CLARION_CHUNK_SIZE):
-            try:
-                _deliveries_send_and_follow(chunk)
-            except Exception:
-                # Planning goes on whatever happens to these sends: a drain that stopped here
-                # would hold up every channel's notifications behind it. The chunk goes to its
-                # queue, whose task sends what is still unclaimed; a delivery already claimed
-                # waits for the sweeper, as one a failed send task claimed would.
-                logger.exception("the planning task's %s sends failed; %d handed to their queue", queue, len(chunk))
-                deliveries_publish({queue: chunk})
+    for chunk in _chunks(own_sends, settings.CLARION_CHUNK_SIZE):
+        try:
+            _deliveries_send_and_follow(chunk)
+        except Exception:
+            # Planning goes on whatever happens to these sends: a drain that stopped here would
+            # hold up every channel's notifications behind it. The chunk goes to its queue,
+            # whose task sends what is still unclaimed; a delivery already claimed waits for
+            # the sweeper, as one a failed send task claimed would.
+            logger.exception(
+                "the planning task's %s sends failed; %d handed to their queue", SENT_BY_PLANNER, len(chunk)
+            )
+            deliveries_publish({SENT_BY_PLANNER: chunk})
 
 
 # A drain hands over to a fresh task after this many chunks: a long busy spell then leaves
