@@ -40,8 +40,9 @@ WORKER_TOPOLOGY: dict[str, list[str]] = {
 
 
 # Workers and beat run below the web server's CPU priority: an app waiting for its 202 goes
-# before a backlog of deliveries, which only needs the cores the API leaves over.
-BACKGROUND_PRIORITY = ["nice", "-n", "10"]
+# before a backlog of deliveries, which only needs the cores the API leaves over. Each runs in
+# a session of its own, so its session's scheduling group is niced too (the module says why).
+BACKGROUND_PRIORITY = [sys.executable, "-m", "scripts.background_priority", "10"]
 
 
 def worker_command(options: list[str]) -> list[str]:
