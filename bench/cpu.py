@@ -13,6 +13,24 @@ from pathlib import Path
 from bench.children import descendants
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+PROBE_ITERATIONS = 2_000_000
+PROBE_REPEATS = 3
+
+
+def machine_probe_seconds() -> float:
+    """Seconds a fixed piece of pure-Python work takes now, the best of a few tries. Machines
+    of the same kind differ, and one machine differs over an hour (a neighbour on the host's
+    cores): the same commit's figures moved by a fifth with it. Beside the results, it tells a
+    slower machine from a slower system."""
+
+    def once() -> float:
+        started = time.perf_counter()
+        total = 0
+        for value in range(PROBE_ITERATIONS):
+            total += value * value % 7
+        return time.perf_counter() - started
+
+    return round(min(once() for _ in range(PROBE_REPEATS)), 3)
 
 
 def _process_ticks(pid: int) -> int:

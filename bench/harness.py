@@ -28,7 +28,7 @@ import django
 import redis
 
 from bench.children import PeakRss
-from bench.cpu import CpuMeter, tree_ticks
+from bench.cpu import CpuMeter, machine_probe_seconds, tree_ticks
 from bench.provider_servers import ProviderServers
 from bench.query_count import COUNT_DIR_ENV
 from bench.sizes import FULL, QUICK
@@ -159,9 +159,12 @@ def run(options: Namespace) -> int:
             results: dict[str, dict[str, Any]] = {scenario: {} for scenario in options.scenarios}
             memo: dict = {}
             load_before = os.getloadavg()
+            probe_before = machine_probe_seconds()
             for name in options.systems:
                 _system_run(ctx, name, options.scenarios, results, memo)
-            meta = _meta(options, sizes, stores, ctx, started=started, load_before=load_before)
+            probes = {"before": probe_before, "after": machine_probe_seconds()}
+            print(f"[bench] machine probe: {probes['before']} s before, {probes['after']} s after", file=sys.stderr)
+            meta = _meta(options, sizes, stores, ctx, started=started, load_before=load_before, probes=probes)
         from bench.report import report_write, table_notes, table_rows, table_text
 
         rows = table_rows(results)
@@ -180,7 +183,14 @@ def run(options: Namespace) -> int:
 
 
 def _meta(
-    options: Namespace, sizes: Any, stores: Any, ctx: BenchContext, *, started: float, load_before: tuple
+    options: Namespace,
+    sizes: Any,
+    stores: Any,
+    ctx: BenchContext,
+    *,
+    started: float,
+    load_before: tuple,
+    probes: dict[str, float],
 ) -> dict:
     return {
         "started": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
@@ -191,6 +201,8 @@ def _meta(
         "cpus": os.cpu_count(),
         "load_average_before": [round(value, 2) for value in load_before],
         "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        # bench/cpu.py's fixed work, timed on an idle machine before and after: smaller is faster.
+        "machine_probe_seconds": probes,
         "python": platform.python_version(),
         "database": stores.database,
         "redis": "embedded" if stores.redis_pid else "REDIS_URL",

@@ -27,6 +27,7 @@ def test_quick_bench_runs_every_system_and_writes_its_results(request):
     document = json.loads(completed.output.read_text())
     assert set(document) == {"meta", "results", "table", "targets"}
     assert document["meta"]["quick"] is True
+    assert set(document["meta"]["machine_probe_seconds"]) == {"before", "after"}
     assert set(document["results"]) == set(SCENARIOS)
     for by_system in document["results"].values():
         assert set(by_system) == SYSTEMS
