@@ -6,12 +6,12 @@ kernels of most distributions, and on this machine), `nice` ranks a process only
 other processes of its session; sessions share the CPU equally between them. `make run` and
 the bench start each process in a session of its own, so workers started with `nice -n 10`
 got as much CPU as the web server whenever both were busy, and the API's latency rose with
-every burst of deliveries (accept p50 36–86 ms at 300 requests/s with the workers delivering
-them; 9 ms once their sessions were niced too). A session's group has a niceness of its own,
-in /proc/self/autogroup (sched(7)): set to the process's, the whole session goes below the
-ones at 0. Where that file is absent (no autogrouping, or processes in cgroups of their own,
-as systemd starts services: give the worker units a lower CPUWeight=), plain nice is what
-counts.
+every burst of deliveries (`make bench`'s accept at 300 requests/s with the workers delivering
+them: p99 217–457 ms; 43–56 ms once their sessions were niced too). A session's group has a
+niceness of its own, in /proc/self/autogroup (sched(7)): set to the process's, the whole
+session goes below the ones at 0. Where that file is absent (no autogrouping, or processes in
+cgroups of their own, as systemd starts services: give the worker units a lower CPUWeight=),
+plain nice is what counts.
 """
 
 from __future__ import annotations
