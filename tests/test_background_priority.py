@@ -15,13 +15,12 @@ import pytest
 from scripts.background_priority import AUTOGROUP, autogroup_nice_set
 from scripts.run import BACKGROUND_PRIORITY, _commands
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# What a started process reports of its own niceness and its session group's.
 REPORT = (
     "import json, os, pathlib; group = pathlib.Path('/proc/self/autogroup');"
     "print(json.dumps({'nice': os.nice(0), 'group': group.read_text() if group.exists() else None}))"
 )
-
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _started_in_own_session(command: list[str]) -> dict:
