@@ -78,10 +78,11 @@ def delivery_release_schedule(delivery_id: int, eta: datetime, queue: str = "") 
 
 
 # The queue whose sends the planning task makes itself instead of publishing them (README,
-# "How it works"). In-app delivery is a row in Clarion's own database and a channel-layer message, with no
-# provider latency to hide: the queue hop between planning it and sending it was over a third
-# of its time to the screen (`make bench`, in-app: 49 ms of 133 at the median, 191 of 319 at
-# p99). Quiet-hours releases, retries and failovers still go through the `in_app` queue.
+# "How it works"). In-app delivery is a row in Clarion's own database and a channel-layer
+# message, with no provider latency to hide: the queue hop between planning it and sending it
+# was over a third of its time to the screen (`make bench`, in-app: 49 ms of 133 at the
+# median, 191 of 319 at p99). Quiet-hours releases, retries and failovers still go through
+# the `in_app` queue.
 SENT_BY_PLANNER = Channel.IN_APP.value
 
 

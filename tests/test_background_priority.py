@@ -8,14 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from scripts.background_priority import AUTOGROUP, autogroup_nice_set
-from scripts.run import BACKGROUND_PRIORITY, _commands
+from scripts.run import BACKGROUND_PRIORITY, REPO_ROOT, _commands
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # What a started process reports of its own niceness and its session group's.
 REPORT = (
     "import json, os, pathlib; group = pathlib.Path('/proc/self/autogroup');"
