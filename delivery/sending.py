@@ -9,6 +9,7 @@ holds the database connection). `delivery_send` runs the three in a row for one 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import random
@@ -44,6 +45,12 @@ from delivery.providers.base import (
     provider_send_many,
 )
 from delivery.retry_policy import backoff_seconds
+from delivery.send_statements import (
+    FINISH_FIELDS,
+    DeliveryFinish,
+    attempts_insert_and_deliveries_finish,
+    deliveries_claim_returning,
+)
 from delivery.sms_segments import sms_segments
 from monitoring.metrics import attempt_record
 from notifications.channels import Channel
@@ -70,29 +77,32 @@ FAILED_FOR_GOOD = SendStep(NextStep.NONE, failed=True)
 
 
 def deliveries_claim(delivery_ids: Sequence[int]) -> list[Delivery]:
-    """Take the queued ones of these deliveries for sending (`queued → sending`), in one
-    transaction; returns those taken, in the order given. A delivery that is not queued is
-    not ours to send: a redelivered task finds its deliveries claimed and sends nothing.
+    """Take the queued ones of these deliveries for sending (`queued → sending`), at once;
+    returns those taken, in the order given. A delivery that is not queued is not ours to
+    send: a redelivered task finds its deliveries claimed and sends nothing.
 
     Rows locked by another transaction are skipped, not waited for: whoever holds them is
-    claiming them too, or releasing or re-enqueueing them, which publishes them again. (SQLite
-    has no row locks; its transactions take the write lock up front, which serializes claims.)
+    claiming them too, or releasing or re-enqueueing them, which publishes them again. On
+    PostgreSQL that is one statement (delivery/send_statements.py); SQLite has no row locks,
+    and its transactions take the write lock up front, which serializes claims.
     """
     now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True).filter(
-                pk__in=delivery_ids, status=Delivery.Status.QUEUED
+    if connection.vendor == "postgresql":
+        rows = deliveries_claim_returning(delivery_ids, now)
+    else:
+        with transaction.atomic():
+            rows = list(
+                Delivery.objects.select_for_update(skip_locked=True).filter(
+                    pk__in=delivery_ids, status=Delivery.Status.QUEUED
+                )
             )
-        )
-        Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=Delivery.Status.SENDING, claimed_at=now, updated_at=now
-        )
+            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+                status=Delivery.Status.SENDING, claimed_at=now, updated_at=now
+            )
+        for row in rows:
+            row.status, row.claimed_at, row.updated_at = Delivery.Status.SENDING, now, now
     by_pk = {row.pk: row for row in rows}
-    claimed = [by_pk[pk] for pk in dict.fromkeys(delivery_ids) if pk in by_pk]
-    for delivery in claimed:
-        delivery.status, delivery.claimed_at, delivery.updated_at = Delivery.Status.SENDING, now, now
-    return claimed
+    return [by_pk[pk] for pk in dict.fromkeys(delivery_ids) if pk in by_pk]
 
 
 def delivery_claim(delivery_id: int) -> Delivery | None:
@@ -229,19 +239,33 @@ def provider_calls(sends: Sequence[PreparedSend]) -> list[ProviderCall]:
 
 def sends_record(sends: Sequence[tuple[PreparedSend, ProviderCall]]) -> list[SendStep]:
     """Record what provider calls came to and move their deliveries on; returns their next
-    steps, in order. Calls that came back together are written together, in one transaction
-    with one insert for their attempts: their sends are over either way, and a transaction
-    per round instead of two statements per send is what keeps up with the provider calls."""
-    with transaction.atomic():
+    steps, in order. Calls that came back together are written together, with one insert for
+    their attempts and one update for their successes: their sends are over either way, and
+    a few statements per round instead of two per send is what keeps up with the provider
+    calls. A round of plain successes is one statement on PostgreSQL; anything else is
+    written in one transaction."""
+    one_statement = connection.vendor == "postgresql" and all(_plain_success(*send) for send in sends)
+    with contextlib.nullcontext() if one_statement else transaction.atomic():
         for _, call in sends:
             for transition in call.transitions:
                 provider_health_record(transition)
-        attempts = [_attempt(prepared, call) for prepared, call in sends]
-        DeliveryAttempt.objects.bulk_create([attempt for attempt in attempts if attempt is not None])
-        finished: list[_Finish] = []
+        attempts = [attempt for attempt in (_attempt(prepared, call) for prepared, call in sends) if attempt]
+        finished: list[DeliveryFinish] = []
         steps = [_move_on(prepared, call, finished) for prepared, call in sends]
-        _finish_all(finished)
+        _results_write(attempts, finished)
         return steps
+
+
+def _plain_success(prepared: PreparedSend, call: ProviderCall) -> bool:
+    """Whether recording this call writes nothing but its attempt and its delivery's success."""
+    result, choice = call.result, call.choice
+    return (
+        result is not None
+        and result.outcome == Outcome.DELIVERED
+        and not result.invalid_addresses
+        and choice.index == prepared.delivery.provider_index
+        and not call.transitions
+    )
 
 
 def send_record(prepared: PreparedSend, call: ProviderCall) -> SendStep:
@@ -269,7 +293,7 @@ def _attempt(prepared: PreparedSend, call: ProviderCall) -> DeliveryAttempt | No
     )
 
 
-def _move_on(prepared: PreparedSend, call: ProviderCall, finished: list[_Finish]) -> SendStep:
+def _move_on(prepared: PreparedSend, call: ProviderCall, finished: list[DeliveryFinish]) -> SendStep:
     delivery, message, choice, result = prepared.delivery, prepared.message, call.choice, call.result
     if choice.index is None:
         # Not a failure: every provider left is known to be down, so nothing is attempted.
@@ -380,29 +404,37 @@ def _wait(delivery: Delivery, retry_at: datetime, why: str) -> SendStep:
     return SendStep(NextStep.RETRY_LATER, queue=delivery.queue, retry_at=retry_at)
 
 
-@dataclass(frozen=True)
-class _Finish:
-    """A delivery's move from `sending` to a final status, with what the provider said."""
-
-    delivery: Delivery
-    status: str
-    reason: str
-    provider: str
-    provider_message_id: str
-    sent_at: datetime
-
-
-def _delivered(delivery: Delivery, provider: Provider, result: SendResult, now: datetime) -> _Finish:
+def _delivered(delivery: Delivery, provider: Provider, result: SendResult, now: datetime) -> DeliveryFinish:
     final = Delivery.Status.DELIVERED if delivery.channel == Channel.IN_APP else Delivery.Status.SENT
-    return _Finish(delivery, final, f"accepted by {provider.name}", provider.name, result.provider_message_id, now)
+    return DeliveryFinish(
+        delivery, final, f"accepted by {provider.name}", provider.name, result.provider_message_id, now
+    )
 
 
-_FINISH_COLUMNS = ("status", "reason", "provider", "provider_message_id", "sent_at", "updated_at")
+def _results_write(attempts: Sequence[DeliveryAttempt], finishes: Sequence[DeliveryFinish]) -> None:
+    """A round's attempts, and its successes moved from `sending`, each under the same guard
+    as `_finish`: on PostgreSQL one statement (delivery/send_statements.py), elsewhere one
+    insert and one update sent with every row's values (`_deliveries_finish`)."""
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        updated = attempts_insert_and_deliveries_finish(attempts, finishes, now)
+    else:
+        DeliveryAttempt.objects.bulk_create(attempts)
+        updated = _deliveries_finish(finishes, now)
+    if updated != len(finishes):
+        logger.warning(
+            "%d of %d deliveries left sending before their results were recorded",
+            len(finishes) - max(updated, 0),
+            len(finishes),
+        )
+
+
+_FINISH_COLUMNS = (*FINISH_FIELDS, "updated_at")
 
 
 @cache
 def _finish_statement(vendor: str) -> str:
-    """The UPDATE `_finish_all` runs, built once per database vendor (its quoting)."""
+    """The UPDATE `_deliveries_finish` runs, built once per database vendor (its quoting)."""
     column = {name: Delivery._meta.get_field(name).column for name in (*_FINISH_COLUMNS, "id", "claimed_at")}
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(column[name])} = %s" for name in _FINISH_COLUMNS)
@@ -410,18 +442,16 @@ def _finish_statement(vendor: str) -> str:
     return f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} WHERE {guard}"  # noqa: S608 (names only)
 
 
-def _finish_all(finishes: Sequence[_Finish]) -> None:
-    """`_finish` for many deliveries in one statement sent once with every row's values
-    (executemany; psycopg pipelines it): compiling an ORM update per delivery cost more CPU
-    than the provider call it recorded. The same guard as `_finish` applies to each row."""
+def _deliveries_finish(finishes: Sequence[DeliveryFinish], now: datetime) -> int:
+    """`_finish` for many deliveries, one statement executed with every row's values: compiling
+    an ORM update per delivery cost more CPU than the provider call it recorded. Returns how
+    many moved."""
     if not finishes:
-        return
-    statement = _finish_statement(connection.vendor)
+        return 0
     moment = connection.ops.adapt_datetimefield_value  # what the ORM would do to each datetime
-    now = moment(timezone.now())
     with connection.cursor() as cursor:
         cursor.executemany(
-            statement,
+            _finish_statement(connection.vendor),
             [
                 (
                     finish.status,
@@ -429,7 +459,7 @@ def _finish_all(finishes: Sequence[_Finish]) -> None:
                     finish.provider,
                     finish.provider_message_id,
                     moment(finish.sent_at),
-                    now,
+                    moment(now),
                     finish.delivery.pk,
                     Delivery.Status.SENDING,
                     moment(finish.delivery.claimed_at),
@@ -437,13 +467,7 @@ def _finish_all(finishes: Sequence[_Finish]) -> None:
                 for finish in finishes
             ],
         )
-        updated = cursor.rowcount
-    if updated != len(finishes):
-        logger.warning(
-            "%d of %d deliveries left sending before their results were recorded",
-            len(finishes) - max(updated, 0),
-            len(finishes),
-        )
+        return cursor.rowcount
 
 
 def _finish(delivery: Delivery, status: str, **fields: object) -> None:
