@@ -10,7 +10,7 @@ import gc
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -48,3 +48,11 @@ def loaded_objects_freeze(**kwargs: object) -> None:
     web server does (config/asgi.py): `worker_process_init` in each prefork child, and
     `worker_ready` in a threads or solo worker's one process."""
     gc.freeze()
+
+
+@worker_init.connect
+def provider_modules_preload(**kwargs: object) -> None:
+    """Before a prefork worker forks its processes (delivery/chains.py says why)."""
+    from delivery.chains import provider_modules_import
+
+    provider_modules_import()

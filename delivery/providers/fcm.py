@@ -20,7 +20,7 @@ firebase-admin has no setting for two things we need. FCM's URL is a class attri
 when an app's messaging service is created, so a local server (FCM_ENDPOINT_URL) is set just
 around that moment. And the service's session retries 500/503 up to four times with backoff
 (seconds per send): we replace its adapters with ones that never retry, as Celery owns
-retries.
+retries. Its session reads the environment's proxy settings once (delivery/providers/http_session.py).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from firebase_admin import exceptions as firebase_exceptions
 from google.auth import exceptions as google_auth_exceptions
 
 from delivery.providers.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
+from delivery.providers.http_session import session_environment_freeze
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ def _messaging_service(app: firebase_admin.App, endpoint_url: str) -> Any:
     session = service._client.session
     for prefix in list(session.adapters):
         session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=FCM_BATCH_SIZE))
+    session_environment_freeze(session, service._fcm_url)
     return service
 
 

@@ -7,7 +7,7 @@ status (429 and 5xx are transient, other 4xx are not).
 
 Each thread that sends (the send pool's, delivery/send_pool.py) has a client of its own: the
 client's requests Session is not thread-safe, and it keeps its thread's connection alive
-between sends.
+between sends. It reads the environment's proxy settings once (delivery/providers/http_session.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from delivery.providers.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
+from delivery.providers.http_session import session_environment_freeze
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class TwilioSmsProvider:
                 # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite the local host.
                 client.region = None
                 client.edge = None
+            session_environment_freeze(http.session, client.api.base_url)
             self._local.client, self._local.http = client, http
         return self._local.client, self._local.http
 

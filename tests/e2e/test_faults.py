@@ -211,7 +211,7 @@ def test_pool_process_killed_mid_batch_has_its_task_requeued_and_doubles_at_most
     category = factories.category_with_templates(slug="monthly_report", channels=("email",))
     users = factories.UserFactory.create_batch(total)
     smtp = smtp_stub(SmtpBehaviour(delay_seconds=0.02))
-    env = smtp.env()
+    env = {**smtp.env(), "CLARION_CHUNK_SIZE": "100"}
     worker = processes.worker(env=env, concurrency=2)
 
     response = api_client.post(
@@ -222,7 +222,7 @@ def test_pool_process_killed_mid_batch_has_its_task_requeued_and_doubles_at_most
 
     assert response.status_code == 202, response.content
     deliveries = Delivery.objects.filter(notification_id__in=[n["id"] for n in response.json()["notifications"]])
-    # Both chunks of 100 under way, one per pool process, so whichever dies holds a task.
+    # Both send chunks of 100 under way, one per pool process, so whichever dies holds a task.
     wait_for(lambda: len(SEND_RECEIVED.findall(worker.log())) >= 2, timeout=60, message="both send tasks to start")
     wait_for(lambda: len(smtp.messages) >= 30, timeout=60, message="30 emails to arrive")
     victim, _ = _pool_processes(worker)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from tests.support.http_stub import HttpStub, StubHandler
 
@@ -72,7 +72,8 @@ class TwilioHandler(StubHandler):
                 failure = behaviour.random_failure
         if behaviour.hold_seconds and not self.hold(behaviour.hold_seconds):
             return
-        match = MESSAGES_PATH.match(self.path)
+        # A request through a proxy names the whole URL; the stub answers for any host.
+        match = MESSAGES_PATH.match(urlsplit(self.path).path)
         if match is None:
             self.error(404, 20404, f"The requested resource {self.path} was not found")
             return
