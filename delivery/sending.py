@@ -249,7 +249,9 @@ def sends_record(sends: Sequence[tuple[PreparedSend, ProviderCall]]) -> list[Sen
         for _, call in sends:
             for transition in call.transitions:
                 provider_health_record(transition)
-        attempts = [attempt for attempt in (_attempt(prepared, call) for prepared, call in sends) if attempt]
+        attempts = [
+            attempt for attempt in (_attempt(prepared, call) for prepared, call in sends) if attempt is not None
+        ]
         finished: list[DeliveryFinish] = []
         steps = [_move_on(prepared, call, finished) for prepared, call in sends]
         _results_write(attempts, finished)

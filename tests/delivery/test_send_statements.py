@@ -3,16 +3,15 @@ and the ORM's few elsewhere: the same rows either way."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from delivery.models import Delivery, DeliveryAttempt
 from delivery.providers.base import OutgoingMessage, SendResult
 from delivery.sending import NextStep, deliveries_claim, provider_calls, send_prepare, sends_record
 from tests import factories
+from tests.support.row_locks import held_elsewhere
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 
@@ -64,25 +63,9 @@ def test_a_claim_takes_the_queued_ones_in_the_order_given_as_they_are_stored(db)
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="row locks need PostgreSQL; SQLite locks the database")
 def test_a_claim_skips_a_delivery_another_transaction_holds_and_takes_the_rest(transactional_db):
     held, free = _deliveries(2)
-    locked, release = threading.Event(), threading.Event()
 
-    def hold_the_row() -> None:
-        try:
-            with transaction.atomic():
-                list(Delivery.objects.select_for_update().filter(pk=held.pk))
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held_elsewhere(lambda: list(Delivery.objects.select_for_update().filter(pk=held.pk))):
         while_held = deliveries_claim([held.pk, free.pk])
-    finally:
-        release.set()
-        holder.join(timeout=30)
 
     assert [d.pk for d in while_held] == [free.pk]
     assert Delivery.objects.get(pk=held.pk).status == Delivery.Status.QUEUED

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from delivery.models import Delivery, OutboxMessage
@@ -19,6 +19,7 @@ from digests.services import digest_flush
 from notifications.models import Notification
 from tests import factories
 from tests.support.digests import digest_deliveries, fold
+from tests.support.row_locks import held_elsewhere
 
 # Every send in this module goes to the dev outbox.
 pytestmark = pytest.mark.usefixtures("outbox_chains")
@@ -221,26 +222,13 @@ def test_a_flusher_skips_a_group_another_flusher_holds(transactional_db):
     comments = factories.category_with_templates(slug="comment_reply", channels=("email",))
     ada = user("ada")
     fold(comments, ada, 3)
-    locked, release = threading.Event(), threading.Event()
 
     def hold_the_rows() -> None:
-        try:
-            with transaction.atomic():
-                assert services._group_lock((ada.pk, comments.pk, "email"))
-                list(DigestItem.objects.select_for_update())
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
+        assert services._group_lock((ada.pk, comments.pk, "email"))
+        list(DigestItem.objects.select_for_update())
 
-    holder = threading.Thread(target=hold_the_rows)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held_elsewhere(hold_the_rows):
         while_locked = digest_flush()
-    finally:
-        release.set()
-        holder.join(timeout=30)
     after = digest_flush()
 
     assert while_locked.digests == 0
