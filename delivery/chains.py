@@ -21,8 +21,8 @@ def _outbox() -> Provider:
     return OutboxProvider(sink=outbox_message_store)
 
 
-# The modules of the providers that bring an SDK along (boto3, twilio, firebase-admin), which
-# their factories import when first called.
+# The modules of the providers that talk to a service, which their factories import when first
+# called, and the libraries those bring along (boto3, twilio, firebase-admin, Django's mail).
 SDK_PROVIDER_MODULES = {
     "ses": "delivery.providers.ses",
     "smtp": "delivery.providers.smtp",
