@@ -110,7 +110,11 @@ class Shard:
                 return
             provider = provider_chain(send.channel)[0]
             reference = f"{send.notification_id}:{send.channel}"
-            result = provider.send(message_from_content(reference, send.notification_id, send.channel, send.content))
+            message = message_from_content(reference, send.notification_id, send.channel, send.content)
+            try:
+                result = provider.send(message)
+            except Exception as error:  # a bare loop: a send that raised is counted failed, not lost
+                result = SendResult.permanent("raised", repr(error))
             self.done.put(Sent(priority, send, provider.name, result, time.time()))
 
     def _pace(self) -> None:

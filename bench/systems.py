@@ -208,8 +208,10 @@ class System:
     def accept_url(self) -> str:
         raise NotImplementedError
 
-    def _spawn(self, name: str, command: list[str], role: str, talks: bool = False) -> Child:
-        env = {**self.ctx.env, "DJANGO_SETTINGS_MODULE": self.settings_module}
+    def _spawn(
+        self, name: str, command: list[str], role: str, talks: bool = False, env: dict[str, str] | None = None
+    ) -> Child:
+        env = {**self.ctx.env, "DJANGO_SETTINGS_MODULE": self.settings_module, **(env or {})}
         child = Child(f"{self.name}-{name}", command, env, self.ctx.workdir, talks=talks, role=role).start()
         self.children.append(child)
         return child
@@ -386,8 +388,12 @@ class CeilingSystem(System):
     def start(self) -> None:
         self._spawn_web()
         shard_command = [*BACKGROUND_PRIORITY, sys.executable, "-m", "bench.ceiling"]
+        # A database connection for each send thread (the in-app adapter writes), the main
+        # loop and the pacer: with the default pool of 16, one of 16 threads waited for a
+        # connection, timed out and took its send with it.
+        pool = {"DATABASE_POOL_MAX_SIZE": str(self.ctx.layout.threads + 2)}
         self.shards = [
-            self._spawn(f"shard-{k}", shard_command, role="worker", talks=True)
+            self._spawn(f"shard-{k}", shard_command, role="worker", talks=True, env=pool)
             for k in range(self.ctx.layout.processes)
         ]
         self._web_answers()
