@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,7 +97,16 @@ def main(argv: list[str]) -> int:
         return subprocess.call(argv)  # noqa: S603 - the developer's own command
     with EmbeddedRedis() as server:
         print(f"embedded Redis at {server.url}", file=sys.stderr)
-        return subprocess.call(argv, env={**os.environ, "REDIS_URL": server.url})  # noqa: S603
+        with subprocess.Popen(argv, env={**os.environ, "REDIS_URL": server.url}) as command:  # noqa: S603
+            # Stopped from outside (`timeout`, a CI runner cancelling, `kill`), the wrapper
+            # passes SIGTERM on and stops its Redis once the command has gone: by default
+            # Python would die at once and leave the server, in a session of its own, running.
+            signal.signal(signal.SIGTERM, lambda signum, frame: command.send_signal(signum))
+            try:
+                return command.wait()
+            except BaseException:  # Ctrl-C: as subprocess.call does
+                command.kill()
+                raise
 
 
 if __name__ == "__main__":
