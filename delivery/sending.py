@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -46,7 +45,6 @@ from delivery.providers.base import (
 )
 from delivery.retry_policy import backoff_seconds
 from delivery.send_statements import (
-    FINISH_FIELDS,
     DeliveryFinish,
     attempts_insert_and_deliveries_finish,
     deliveries_claim_returning,
@@ -415,61 +413,14 @@ def _delivered(delivery: Delivery, provider: Provider, result: SendResult, now: 
 
 def _results_write(attempts: Sequence[DeliveryAttempt], finishes: Sequence[DeliveryFinish]) -> None:
     """A round's attempts, and its successes moved from `sending`, each under the same guard
-    as `_finish`: on PostgreSQL one statement (delivery/send_statements.py), elsewhere one
-    insert and one update sent with every row's values (`_deliveries_finish`)."""
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        updated = attempts_insert_and_deliveries_finish(attempts, finishes, now)
-    else:
-        DeliveryAttempt.objects.bulk_create(attempts)
-        updated = _deliveries_finish(finishes, now)
+    as `_finish` (delivery/send_statements.py)."""
+    updated = attempts_insert_and_deliveries_finish(attempts, finishes, timezone.now())
     if updated != len(finishes):
         logger.warning(
             "%d of %d deliveries left sending before their results were recorded",
             len(finishes) - max(updated, 0),
             len(finishes),
         )
-
-
-_FINISH_COLUMNS = (*FINISH_FIELDS, "updated_at")
-
-
-@cache
-def _finish_statement(vendor: str) -> str:
-    """The UPDATE `_deliveries_finish` runs, built once per database vendor (its quoting)."""
-    column = {name: Delivery._meta.get_field(name).column for name in (*_FINISH_COLUMNS, "id", "claimed_at")}
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column[name])} = %s" for name in _FINISH_COLUMNS)
-    guard = f"{quote(column['id'])} = %s AND {quote(column['status'])} = %s AND {quote(column['claimed_at'])} = %s"
-    return f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} WHERE {guard}"  # noqa: S608 (names only)
-
-
-def _deliveries_finish(finishes: Sequence[DeliveryFinish], now: datetime) -> int:
-    """`_finish` for many deliveries, one statement executed with every row's values: compiling
-    an ORM update per delivery cost more CPU than the provider call it recorded. Returns how
-    many moved."""
-    if not finishes:
-        return 0
-    moment = connection.ops.adapt_datetimefield_value  # what the ORM would do to each datetime
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            _finish_statement(connection.vendor),
-            [
-                (
-                    finish.status,
-                    finish.reason,
-                    finish.provider,
-                    finish.provider_message_id,
-                    moment(finish.sent_at),
-                    moment(now),
-                    finish.delivery.pk,
-                    Delivery.Status.SENDING,
-                    moment(finish.delivery.claimed_at),
-                )
-                for finish in finishes
-            ],
-        )
-        return cursor.rowcount
 
 
 def _finish(delivery: Delivery, status: str, **fields: object) -> None:

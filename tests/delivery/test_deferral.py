@@ -24,6 +24,7 @@ from delivery.sending import (
     sends_record,
 )
 from tests import factories
+from tests.support.answering_provider import AnsweringProvider
 
 
 @pytest.fixture(autouse=True)
@@ -146,18 +147,11 @@ def test_no_fallback_for_a_delivery_that_did_not_fail_or_a_category_without_one(
     assert fallback_after_failure(failed.pk) is None
 
 
-class _AnsweringProvider:
-    name = "answering"
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        return SendResult.delivered(f"id-{message.reference}")
-
-
 def test_a_round_of_successes_is_recorded_row_by_row_and_a_stale_claim_among_them_is_left_alone(monkeypatch, db):
     """Successes that came back together are written in one statement (`sends_record`), each
     with its own provider id and time, under each row's own claim guard."""
     deliveries = [factories.DeliveryFactory(channel="email", content={"to": f"u{n}@example.com"}) for n in range(3)]
-    chain = (_AnsweringProvider(),)
+    chain = (AnsweringProvider(),)
     monkeypatch.setattr("delivery.sending.provider_chain", lambda channel: chain)
     claimed = deliveries_claim([d.pk for d in deliveries])
     prepared = [send_prepare(delivery) for delivery in claimed]

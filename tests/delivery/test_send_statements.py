@@ -8,26 +8,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from delivery.models import Delivery, DeliveryAttempt
-from delivery.providers.base import OutgoingMessage, SendResult
 from delivery.sending import NextStep, deliveries_claim, provider_calls, send_prepare, sends_record
 from tests import factories
+from tests.support.answering_provider import BOUNCING_ADDRESS, AnsweringProvider
 from tests.support.row_locks import held_elsewhere
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 
 
-class _AnsweringProvider:
-    name = "answering"
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        if message.to == "bounce@example.com":
-            return SendResult.permanent("bounced", "no such mailbox")
-        return SendResult.delivered(f"id-{message.reference}")
-
-
 @pytest.fixture
 def answering_chain(monkeypatch):
-    chain = (_AnsweringProvider(),)
+    chain = (AnsweringProvider(),)
     monkeypatch.setattr("delivery.sending.provider_chain", lambda channel: chain)
 
 
@@ -100,7 +91,7 @@ def test_a_round_of_successes_writes_every_attempt_and_status_in_one_statement(d
 
 def test_a_round_with_a_failure_among_its_successes_records_each_in_one_transaction(db, answering_chain):
     delivered, bounced = _deliveries(2)
-    Delivery.objects.filter(pk=bounced.pk).update(content={"to": "bounce@example.com", "body": "Hi"})
+    Delivery.objects.filter(pk=bounced.pk).update(content={"to": BOUNCING_ADDRESS, "body": "Hi"})
     claimed = deliveries_claim([delivered.pk, bounced.pk])
     prepared = [send_prepare(delivery) for delivery in claimed]
 
