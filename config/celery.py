@@ -15,7 +15,8 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("clarion", task_cls="celery.contrib.django.task:DjangoTask")
+# Celery's Django fix-up, keeping the database pool between tasks (config/celery_fixup.py).
+app = Celery("clarion", task_cls="celery.contrib.django.task:DjangoTask", fixups=["config.celery_fixup:fixup"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 PIPELINE_QUEUE = "pipeline"
