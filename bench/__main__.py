@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--scenarios a,b] [--systems clarion,naive,ceiling]`: see
+"""`python -m bench [--quick] [--repeat N] [--scenarios a,b] [--systems clarion,naive,ceiling]`: see
 bench/harness.py, and the README's Benchmark section for what each scenario measures."""
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ def _names(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("a whole number, 1 or more")
+    return int(text)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -40,6 +46,12 @@ def main(argv: list[str]) -> int:
         type=_names(SYSTEM_ORDER),
         default=list(SYSTEM_ORDER),
         help=f"comma-separated, of {','.join(SYSTEM_ORDER)} (default: all)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        help="run each scenario this many times; the table shows each figure's median (bench/repeats.py)",
     )
     parser.add_argument(
         "--database",

@@ -31,6 +31,7 @@ from bench.children import PeakRss
 from bench.cpu import CpuMeter, machine_probe_seconds, tree_ticks
 from bench.provider_servers import ProviderServers
 from bench.query_count import COUNT_DIR_ENV
+from bench.repeats import runs_merge
 from bench.sizes import FULL, QUICK
 from bench.stores import stores_open
 from bench.systems import SYSTEMS, BenchContext, System, clarion_layout
@@ -68,8 +69,23 @@ def _cpu_meter(ctx: BenchContext, system: System) -> CpuMeter:
     return CpuMeter(sources)
 
 
-def _system_run(ctx: BenchContext, name: str, scenarios: list[str], results: dict, memo: dict) -> None:
-    from bench.scenarios import SCENARIOS, WEB_RESTARTED_AFTER
+def _scenario_run(ctx: BenchContext, system: System, scenario: str, memo: dict) -> dict[str, Any]:
+    from bench.scenarios import SCENARIOS
+
+    meter = _cpu_meter(ctx, system).start()
+    try:
+        figures = SCENARIOS[scenario](ctx, system, memo)
+    except Exception as error:  # one failed scenario must not lose the others' figures
+        traceback.print_exc()
+        return {"error": f"{type(error).__name__}: {error}"}
+    figures["cpu_cores"] = meter.stop()
+    return figures
+
+
+def _system_run(ctx: BenchContext, name: str, scenarios: list[str], results: dict, memos: list[dict]) -> None:
+    """Each scenario once per memo: run i of every scenario shares memo i (the latency
+    scenario's ratio is to the zero-latency run of the same round)."""
+    from bench.scenarios import WEB_RESTARTED_AFTER
 
     system = SYSTEMS[name](ctx)
     started = time.monotonic()
@@ -77,20 +93,18 @@ def _system_run(ctx: BenchContext, name: str, scenarios: list[str], results: dic
         system.start()
         print(f"[bench] {name} started: {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
         for scenario in scenarios:
-            started = time.monotonic()
-            meter = _cpu_meter(ctx, system).start()
-            try:
-                results[scenario][name] = SCENARIOS[scenario](ctx, system, memo)
-                results[scenario][name]["cpu_cores"] = meter.stop()
-                if scenario in WEB_RESTARTED_AFTER:
+            runs = []
+            for memo in memos:
+                started = time.monotonic()
+                figures = _scenario_run(ctx, system, scenario, memo)
+                runs.append(figures)
+                if scenario in WEB_RESTARTED_AFTER and "error" not in figures:
                     system.web_restart()
+                if scenario in WEB_RESTARTED_AFTER or "error" in figures:
                     system.settle()
-            except Exception as error:  # one failed scenario must not lose the others' figures
-                traceback.print_exc()
-                results[scenario][name] = {"error": f"{type(error).__name__}: {error}"}
-                system.settle()
-            seconds = time.monotonic() - started
-            print(f"[bench] {name} {scenario}: {seconds:.0f}s", file=sys.stderr, flush=True)
+                seconds = time.monotonic() - started
+                print(f"[bench] {name} {scenario}: {seconds:.0f}s", file=sys.stderr, flush=True)
+            results[scenario][name] = runs[0] if len(runs) == 1 else runs_merge(runs)
     except Exception as error:
         traceback.print_exc()
         for scenario in scenarios:
@@ -157,11 +171,11 @@ def run(options: Namespace) -> int:
                 redis_pid=stores.redis_pid,
             )
             results: dict[str, dict[str, Any]] = {scenario: {} for scenario in options.scenarios}
-            memo: dict = {}
+            memos: list[dict] = [{} for _ in range(options.repeat)]
             load_before = os.getloadavg()
             probe_before = machine_probe_seconds()
             for name in options.systems:
-                _system_run(ctx, name, options.scenarios, results, memo)
+                _system_run(ctx, name, options.scenarios, results, memos)
             probes = {"before": probe_before, "after": machine_probe_seconds()}
             print(f"[bench] machine probe: {probes['before']} s before, {probes['after']} s after", file=sys.stderr)
             meta = _meta(options, sizes, stores, ctx, started=started, load_before=load_before, probes=probes)
@@ -196,6 +210,7 @@ def _meta(
         "started": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started),
         "quick": options.quick,
+        "repeat": options.repeat,
         "scenarios": options.scenarios,
         "systems": options.systems,
         "cpus": os.cpu_count(),

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.repeats import run_values
+
 SYSTEM_ORDER = ("clarion", "naive", "ceiling")
 Results = dict[str, dict[str, dict[str, Any]]]  # scenario → system → figures
 
@@ -160,11 +162,21 @@ def _shown(metric: Metric, figures: dict[str, Any]) -> str | None:
 
 
 def table_notes(results: Results) -> list[str]:
-    """Runs that stopped at their cap before every delivery was final."""
+    """Runs that stopped at their cap before every delivery was final, and, where scenarios
+    ran more than once, every run's value of each target's figure."""
     notes = []
+    labels = {(metric.scenario, metric.key): metric.label for metric in METRICS}
+    for target in TARGETS:
+        values = run_values(results.get(target.scenario, {}).get("clarion", {}), target.key)
+        if values:
+            label = labels[(target.scenario, target.key)]
+            shown = ", ".join(_cell(value) for value in values)
+            notes.append(f"clarion {target.scenario} {label}, run by run: {shown} (the table shows the median)")
     for scenario, by_system in results.items():
-        for system, figures in by_system.items():
-            if figures.get("complete") is False:
+        for system, merged in by_system.items():
+            for figures in merged.get("runs", [merged]):
+                if figures.get("complete") is not False:
+                    continue
                 done = figures.get("final", figures.get("deliveries"))
                 expected = figures.get("recipients", figures.get("notifications"))
                 notes.append(

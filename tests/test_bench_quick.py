@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.support.quick_bench import QUICK_BENCH_KEY, SCENARIOS
+from tests.support.quick_bench import QUICK_BENCH_KEY, REPEAT, SCENARIOS
 
 SYSTEMS = {"clarion", "naive", "ceiling"}
 
@@ -27,11 +27,13 @@ def test_quick_bench_runs_every_system_and_writes_its_results(request):
     document = json.loads(completed.output.read_text())
     assert set(document) == {"meta", "results", "table", "targets"}
     assert document["meta"]["quick"] is True
+    assert document["meta"]["repeat"] == REPEAT
     assert set(document["meta"]["machine_probe_seconds"]) == {"before", "after"}
     assert set(document["results"]) == set(SCENARIOS)
     for by_system in document["results"].values():
         assert set(by_system) == SYSTEMS
         assert all("error" not in figures for figures in by_system.values())
+        assert all(len(figures["runs"]) == REPEAT for figures in by_system.values())
     for figures in document["results"]["throughput"].values():
         assert _is_figure(figures["rate"]) and _is_figure(figures["sql_per_delivery"])
     # Clarion and the ceiling deliver every message of the run (the naive reference may not).
@@ -46,3 +48,4 @@ def test_quick_bench_runs_every_system_and_writes_its_results(request):
         assert row["met"] in (True, False, None)
     assert {target["scenario"] for target in document["targets"]} == {"accept", "throughput", "inapp", "cost"}
     assert "deliveries/s" in completed.stdout, "the table is printed"
+    assert "clarion accept p99 ms, run by run: " in completed.stdout, "and each run's figure under it"

@@ -19,6 +19,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ("accept", "throughput", "inapp", "cost")
+REPEAT = 2  # each scenario twice, so that the merging of runs is exercised too
 TEST_FILE = "test_bench_quick.py"
 
 
@@ -36,8 +37,9 @@ class QuickBench:
         self.output = self.workdir / "results.json"
         self._stdout = (self.workdir / "stdout").open("w+")
         self._stderr = (self.workdir / "stderr").open("w+")
-        command = [sys.executable, "-m", "bench", "--quick", "--scenarios", ",".join(SCENARIOS)]
-        command += ["--database", "sqlite", "--redis", "embedded", "--output", str(self.output)]
+        command = [sys.executable, "-m", "bench", "--quick", "--repeat", str(REPEAT)]
+        command += ["--scenarios", ",".join(SCENARIOS), "--output", str(self.output)]
+        command += ["--database", "sqlite", "--redis", "embedded"]
         self._process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=self._stdout, stderr=self._stderr, text=True, start_new_session=True
         )
