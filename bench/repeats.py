@@ -38,6 +38,9 @@ def runs_merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_values(figures: dict[str, Any], key: str) -> list[Any] | None:
-    """Each run's value of `key`, where the figures are several runs merged."""
-    runs = figures.get("runs")
-    return [run.get(key, run.get("error") and "error") for run in runs] if runs else None
+    """Each run's value of `key`, where the figures are several runs merged and the runs
+    measured it (peak memory, for one, is read once, when the system stops)."""
+    runs = figures.get("runs") or []
+    if not any(key in run for run in runs):
+        return None
+    return [run.get(key, run.get("error") and "error") for run in runs]

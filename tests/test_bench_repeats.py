@@ -47,6 +47,8 @@ def test_the_target_is_judged_on_the_median_and_every_run_is_noted():
     assert "clarion accept p99 ms, run by run: 80.4, 22.2, 24 (the table shows the median)" in table_notes(results)
 
 
-def test_a_single_run_has_no_run_by_run_note():
+def test_a_single_run_and_a_figure_no_run_measured_have_no_run_by_run_note():
     assert run_values({"p99_ms": 20.0}, "p99_ms") is None
+    merged = {**runs_merge([{"deliveries": 10}, {"deliveries": 12}]), "worker_peak_rss_mb": 135}
+    assert run_values(merged, "worker_peak_rss_mb") is None
     assert table_notes({"accept": {"clarion": {"p99_ms": 20.0, "errors": 0}}}) == []

@@ -54,3 +54,11 @@ def test_celerys_own_fixup_would_connect_anew_for_every_task():
     Celery keeps the pool itself and the module can go."""
     pool_before, pool_after, _ = pool_across_a_task_boundary(DjangoWorkerFixup(app))
     assert pool_after is not pool_before
+
+
+def test_installed_in_a_worker_it_has_the_pools_check_their_connections(monkeypatch):
+    calls = []
+    monkeypatch.setattr("config.celery_fixup.pooled_connections_checked", lambda: calls.append("checked"))
+    monkeypatch.setattr(DjangoWorkerFixup, "install", lambda fixup: calls.append("installed") or fixup)
+    PoolKeepingWorkerFixup(app).install()
+    assert calls == ["checked", "installed"]  # before any pool is made
