@@ -26,7 +26,7 @@ def pooled_connections_checked() -> None:
     it, before the pools are made: with the pool kept, a connection PostgreSQL dropped (a
     restart, a killed backend, an idle timeout) would otherwise fail the next task that took
     it, and its chunk with it. One round trip a task; the web server does without (one a
-    request cost the accept bench's p99 more than a tenth)."""
+    request raised the accept bench's p99 by half: 20–29.5 ms against 34–48 ms, paired)."""
     for wrapper in connections.all():
         wrapper.settings_dict["CONN_HEALTH_CHECKS"] = True
 
