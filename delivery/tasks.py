@@ -4,6 +4,7 @@ planning tasks also send the in-app deliveries they planned (SENT_BY_PLANNER).""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from config.celery import CRITICAL_QUEUE, PIPELINE_QUEUE, SCHEDULED_QUEUE
 from delivery.fallback import fallback_after_failure
@@ -117,14 +119,22 @@ DRAIN_CHUNKS_PER_TASK = 50
 @shared_task
 def intake_drain_task() -> None:
     client = delivery_redis()
-    for _ in range(DRAIN_CHUNKS_PER_TASK):
-        notification_ids = intake_take(client, settings.CLARION_CHUNK_SIZE)
-        if not notification_ids:
-            if intake_finish(client):
-                continue
-            return
-        _plan_publish_and_send(notification_ids)
-    intake_drain_task.apply_async(queue=PIPELINE_QUEUE, **QUIET)
+    try:
+        for _ in range(DRAIN_CHUNKS_PER_TASK):
+            notification_ids = intake_take(client, settings.CLARION_CHUNK_SIZE)
+            if not notification_ids:
+                if intake_finish(client):
+                    continue
+                return
+            _plan_publish_and_send(notification_ids)
+        intake_drain_task.apply_async(queue=PIPELINE_QUEUE, **QUIET)
+    except Exception:
+        # A drain that failed (PostgreSQL restarting, the broker gone) lets go of its flag, so
+        # the next push starts a new one instead of finding the flag held for its whole TTL
+        # while the intake grows. What it had taken stays `accepted`, for the sweeper.
+        with contextlib.suppress(RedisError):
+            intake_abandon(client)
+        raise
 
 
 @shared_task

@@ -99,3 +99,18 @@ def test_a_request_publishes_its_whole_chunks_and_gathers_only_the_rest(intake, 
     assert after["pipeline"] - before["pipeline"] == 3
     assert after["critical"] - before["critical"] == 1
     assert intake_take(intake, 100) == ids[200:]
+
+
+def test_a_drain_that_fails_lets_go_of_its_flag(intake, monkeypatch):
+    """The next push starts a new drain at once, instead of waiting out the flag's TTL."""
+    from delivery import tasks
+
+    def planning_fails(notification_ids):
+        raise ConnectionError("PostgreSQL is restarting")
+
+    monkeypatch.setattr(tasks, "_plan_publish_and_send", planning_fails)
+    intake_push(intake, ["a"])
+
+    with pytest.raises(ConnectionError):
+        tasks.intake_drain_task.run()
+    assert intake_push(intake, ["b"]) is True
