@@ -1,4 +1,8 @@
-"""A prefork worker process keeps its database pool between tasks (config/celery_fixup.py)."""
+"""A prefork worker process keeps its database pool between tasks, and the pool checks a
+connection when a task takes it (config/celery_fixup.py): kept from task to task, a
+connection PostgreSQL dropped would otherwise fail the next task. The check itself is
+psycopg_pool's, as Django configures it for CONN_HEALTH_CHECKS; what is tested here is that a
+worker's pool is made with it, and the web server's without (a round trip per request)."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from django.db import connection
 from psycopg_pool import ConnectionPool
 
 from config.celery import app
-from config.celery_fixup import PoolKeepingWorkerFixup
+from config.celery_fixup import PoolKeepingWorkerFixup, pooled_connections_checked
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
+only_pooled = pytest.mark.skipif(not ON_POSTGRESQL, reason="Django pools connections on PostgreSQL only")
 PREFORK_WORKER = SimpleNamespace(pool_cls="celery.concurrency.prefork:TaskPool")
 A_TASK = SimpleNamespace(request=SimpleNamespace(is_eager=False))
 
@@ -39,7 +44,7 @@ def test_the_app_installs_the_pool_keeping_fixup():
     assert type(app._fixups[0].worker_fixup) is PoolKeepingWorkerFixup
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="Django pools connections on PostgreSQL only")
+@only_pooled
 @pytest.mark.django_db(transaction=True)
 def test_a_prefork_process_reuses_its_pooled_connection_for_the_next_task():
     pool_before, pool_after, opened = pool_across_a_task_boundary(PoolKeepingWorkerFixup(app))
@@ -47,7 +52,7 @@ def test_a_prefork_process_reuses_its_pooled_connection_for_the_next_task():
     assert opened == 0
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="Django pools connections on PostgreSQL only")
+@only_pooled
 @pytest.mark.django_db(transaction=True)
 def test_celerys_own_fixup_would_connect_anew_for_every_task():
     """What config/celery_fixup.py works around (celery/celery#10554): when this fails,
@@ -62,3 +67,32 @@ def test_installed_in_a_worker_it_has_the_pools_check_their_connections(monkeypa
     monkeypatch.setattr(DjangoWorkerFixup, "install", lambda fixup: calls.append("installed") or fixup)
     PoolKeepingWorkerFixup(app).install()
     assert calls == ["checked", "installed"]  # before any pool is made
+
+
+@pytest.fixture
+def fresh_pool():
+    """This process's pool made anew for the test, and again after it as it was."""
+    before = connection.settings_dict["CONN_HEALTH_CHECKS"]
+    connection.close_pool()
+    yield
+    connection.close()
+    connection.close_pool()
+    connection.settings_dict["CONN_HEALTH_CHECKS"] = before
+
+
+def _pool_check() -> object:
+    connection.ensure_connection()
+    return connection.pool._check
+
+
+@only_pooled
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_pool_checks_each_connection_it_hands_out(fresh_pool):
+    pooled_connections_checked()
+    assert _pool_check() == ConnectionPool.check_connection
+
+
+@only_pooled
+@pytest.mark.django_db(transaction=True)
+def test_the_web_servers_pool_does_not(fresh_pool):
+    assert _pool_check() is None
