@@ -6,9 +6,10 @@ open), so every task opened a new PostgreSQL connection: about 40 a second in `m
 accept scenario, each a backend forked and its catalog caches loaded at the web server's CPU
 priority, which stalled the API's requests beside it. Here a task boundary does what a
 request boundary does in Django (`close_old_connections`: a pooled connection goes back to
-its pool, a broken or mid-transaction one is closed) and the pool stays, checking each
-connection as a task takes it. A child still drops the pool it inherited from its parent
-when it starts: the fix-up's `worker_process_init` handler is Celery's own.
+its pool, a broken or mid-transaction one is closed) and the pool stays; a connection
+PostgreSQL dropped meanwhile is not handed to the next task (config/postgresql). A child
+still drops the pool it inherited from its parent when it starts: the fix-up's
+`worker_process_init` handler is Celery's own.
 """
 
 from __future__ import annotations
@@ -18,24 +19,10 @@ from typing import Any
 
 from celery import Celery
 from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
-from django.db import close_old_connections, connections
-
-
-def pooled_connections_checked() -> None:
-    """Have this process's pools check a connection (an empty statement) when a task takes
-    it, before the pools are made: with the pool kept, a connection PostgreSQL dropped (a
-    restart, a killed backend, an idle timeout) would otherwise fail the next task that took
-    it, and its chunk with it. One round trip a task; the web server does without (one a
-    request raised the accept bench's p99 by half: 20–29.5 ms against 34–48 ms, paired)."""
-    for wrapper in connections.all():
-        wrapper.settings_dict["CONN_HEALTH_CHECKS"] = True
+from django.db import close_old_connections
 
 
 class PoolKeepingWorkerFixup(DjangoWorkerFixup):
-    def install(self) -> PoolKeepingWorkerFixup:
-        pooled_connections_checked()
-        return super().install()
-
     def close_database(self, **kwargs: Any) -> None:
         close_old_connections()
 

@@ -89,6 +89,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # named per test run, so that two runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
 else:
+    # Django's backend, whose pool drops a connection PostgreSQL closed before handing it out.
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
     # A connection pool per process (psycopg_pool), not persistent connections: under ASGI
     # Django serves each request on its own thread, and a connection kept per thread
     # outlives it, so CONN_MAX_AGE leaked connections until PostgreSQL refused new ones.
@@ -183,7 +185,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Clarion API",
     "DESCRIPTION": "Multi-channel notifications for apps: send, follow deliveries, manage users' "
     "preferences, devices and in-app inboxes. Every error is a 4xx with the body "
-    '`{"error": {"code", "message", "fields"}}`.',
+    '`{"error": {"code", "message", "fields"}}`, or a 503 in the same shape, with Retry-After, '
+    "while the database cannot be reached.",
     "VERSION": "1",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "TAGS": [

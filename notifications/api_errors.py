@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -15,6 +17,15 @@ from rest_framework.views import exception_handler
 from notifications.api_parsers import PayloadTooLarge
 
 BODY_FIELD = "_body"
+# How long a client is asked to wait when the database cannot be reached: about as long as a
+# PostgreSQL restart or a failover takes.
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_MESSAGE = (
+    f"The database could not be reached. Retry after {DATABASE_RETRY_AFTER_SECONDS} seconds, with the same "
+    "Idempotency-Key so that a request that did get through is not accepted twice."
+)
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -27,12 +38,28 @@ class ApiError(exceptions.APIException):
         self.fields = fields or {}
 
 
-class TooManyRequests(ApiError):
-    """A 429; DRF's exception handler turns `wait` into the Retry-After header."""
+class RetryLater(ApiError):
+    """A refusal to retry after `retry_after` seconds; DRF's exception handler turns `wait`
+    into the Retry-After header."""
 
-    def __init__(self, retry_after: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(429, code, message, fields)
+    def __init__(
+        self, status_code: int, retry_after: int, code: str, message: str, fields: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code, code, message, fields)
         self.wait = max(1, retry_after)
+
+
+class TooManyRequests(RetryLater):
+    def __init__(self, retry_after: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(429, retry_after, code, message, fields)
+
+
+def database_unavailable(error: OperationalError | InterfaceError) -> RetryLater:
+    """A 503 for a database that could not be reached or gave up mid-statement (a restart, a
+    failover, the pool's timeout): the client retries, where a 500 would say the server had
+    failed in a way retrying may not mend."""
+    logger.warning("database unavailable, answered 503: %s", error)
+    return RetryLater(503, DATABASE_RETRY_AFTER_SECONDS, "database_unavailable", DATABASE_UNAVAILABLE_MESSAGE)
 
 
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
@@ -75,6 +102,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # DRF reads `request.body` before any parser runs, and Django refuses a
         # Content-Length over DATA_UPLOAD_MAX_MEMORY_SIZE there, before our parser's cap.
         exc = PayloadTooLarge(f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+    elif isinstance(exc, OperationalError | InterfaceError):
+        exc = database_unavailable(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None

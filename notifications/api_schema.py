@@ -21,7 +21,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from notifications.api_errors import BODY_FIELD, error_body
+from notifications.api_errors import BODY_FIELD, DATABASE_UNAVAILABLE_MESSAGE, error_body
 from notifications.inbox_feed import MAX_ID
 
 
@@ -156,6 +156,10 @@ RATE_LIMITED = error_response(
     "Too many requests with this API key (every request made with a key counts). Retry after `Retry-After` seconds.",
     RATE_LIMITED_EXAMPLE,
 )
+DATABASE_UNAVAILABLE = error_response(
+    "The database could not be reached (a restart, a failover). Retry after `Retry-After` seconds.",
+    error_example("database_unavailable", DATABASE_UNAVAILABLE_MESSAGE, {}),
+)
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before retrying.",
     "required": True,
@@ -164,13 +168,14 @@ RETRY_AFTER_HEADER = {
 
 
 def retry_after_document(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: every 429 carries `Retry-After`, whichever view
-    lists it (DRF sets the header from the refusal's wait)."""
+    """drf-spectacular postprocessing hook: every 429 and 503 carries `Retry-After`, whichever
+    view lists it (DRF sets the header from the refusal's wait)."""
     for path in result.get("paths", {}).values():
         for operation in path.values():
-            response = operation.get("responses", {}).get("429")
-            if response is not None:
-                response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
+            for code in ("429", "503"):
+                response = operation.get("responses", {}).get(code)
+                if response is not None:
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
     return result
 
 
@@ -184,5 +189,6 @@ USER_ID = OpenApiParameter(
 
 
 def api_key_errors() -> dict[int, OpenApiResponse]:
-    """The refusals every API-key endpoint may give before its view runs."""
-    return {401: API_KEY_REFUSED, 429: RATE_LIMITED}
+    """The refusals every API-key endpoint may give before its view runs (checking the key
+    needs the database)."""
+    return {401: API_KEY_REFUSED, 429: RATE_LIMITED, 503: DATABASE_UNAVAILABLE}

@@ -152,8 +152,9 @@ def test_schema_documents_every_api_operation_with_its_errors() -> None:
         ("DELETE", "/api/v1/devices/{token}"),
     }
     send = raw["paths"]["/api/v1/notifications"]["post"]
-    assert {"200", "202", "400", "401", "409", "413", "415", "429"} <= set(send["responses"])
+    assert {"200", "202", "400", "401", "409", "413", "415", "429", "503"} <= set(send["responses"])
     assert "Retry-After" in send["responses"]["429"]["headers"]
+    assert "Retry-After" in send["responses"]["503"]["headers"]
     error = {"$ref": "#/components/schemas/Error"}
     assert send["responses"]["400"]["content"]["application/json"]["schema"] == error
     api_key = raw["components"]["securitySchemes"]["apiKey"]

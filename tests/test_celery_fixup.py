@@ -1,8 +1,6 @@
-"""A prefork worker process keeps its database pool between tasks, and the pool checks a
-connection when a task takes it (config/celery_fixup.py): kept from task to task, a
-connection PostgreSQL dropped would otherwise fail the next task. The check itself is
-psycopg_pool's, as Django configures it for CONN_HEALTH_CHECKS; what is tested here is that a
-worker's pool is made with it, and the web server's without (a round trip per request)."""
+"""A prefork worker process keeps its database pool between tasks (config/celery_fixup.py);
+that a connection PostgreSQL dropped meanwhile is not handed out again is the backend's
+(tests/test_postgresql_backend.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ from django.db import connection
 from psycopg_pool import ConnectionPool
 
 from config.celery import app
-from config.celery_fixup import PoolKeepingWorkerFixup, pooled_connections_checked
+from config.celery_fixup import PoolKeepingWorkerFixup
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 only_pooled = pytest.mark.skipif(not ON_POSTGRESQL, reason="Django pools connections on PostgreSQL only")
@@ -59,40 +57,3 @@ def test_celerys_own_fixup_would_connect_anew_for_every_task():
     Celery keeps the pool itself and the module can go."""
     pool_before, pool_after, _ = pool_across_a_task_boundary(DjangoWorkerFixup(app))
     assert pool_after is not pool_before
-
-
-def test_installed_in_a_worker_it_has_the_pools_check_their_connections(monkeypatch):
-    calls = []
-    monkeypatch.setattr("config.celery_fixup.pooled_connections_checked", lambda: calls.append("checked"))
-    monkeypatch.setattr(DjangoWorkerFixup, "install", lambda fixup: calls.append("installed") or fixup)
-    PoolKeepingWorkerFixup(app).install()
-    assert calls == ["checked", "installed"]  # before any pool is made
-
-
-@pytest.fixture
-def fresh_pool():
-    """This process's pool made anew for the test, and again after it as it was."""
-    before = connection.settings_dict["CONN_HEALTH_CHECKS"]
-    connection.close_pool()
-    yield
-    connection.close()
-    connection.close_pool()
-    connection.settings_dict["CONN_HEALTH_CHECKS"] = before
-
-
-def _pool_check() -> object:
-    connection.ensure_connection()
-    return connection.pool._check
-
-
-@only_pooled
-@pytest.mark.django_db(transaction=True)
-def test_a_workers_pool_checks_each_connection_it_hands_out(fresh_pool):
-    pooled_connections_checked()
-    assert _pool_check() == ConnectionPool.check_connection
-
-
-@only_pooled
-@pytest.mark.django_db(transaction=True)
-def test_the_web_servers_pool_does_not(fresh_pool):
-    assert _pool_check() is None

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from rest_framework.test import APIClient
 
 from delivery.models import Delivery, DeliveryAttempt
@@ -561,3 +561,23 @@ def test_detail_query_count_does_not_grow_with_deliveries_and_attempts(
     deliveries = response.json()["deliveries"]
     assert len(deliveries) == 4
     assert all(len(d["attempts"]) == attempts_per_delivery for d in deliveries)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused"),
+        InterfaceError("connection already closed"),
+    ],
+)
+def test_a_database_that_cannot_be_reached_is_a_503_to_retry_not_a_500(api_client, category, ada, failure):
+    def refuse(execute, sql, params, many, context):
+        raise failure
+
+    with connection.execute_wrapper(refuse):
+        response = post(api_client, {"category": "comment_reply", "recipients": ["ada"]}, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert_error(response, 503, "database_unavailable")
+    assert response["Retry-After"] == "5"
+    assert not Notification.objects.exists()
+    retried = post(api_client, {"category": "comment_reply", "recipients": ["ada"]}, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert retried.status_code == 202
