@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
 from config.celery import app as celery_app
@@ -122,6 +123,51 @@ def test_broker_down_at_accept_still_returns_202_and_sweeper_delivers_once_broke
     swept = sum(int(n) for n in re.findall(r"sweeper re-enqueued (\d+) notifications to plan", worker.log()))
     assert swept >= 2
     _wait_for_more_sweeps([worker], 2)
+    assert smtp_server.delivery_counts() == {str(pk): 1 for pk in deliveries.values_list("pk", flat=True)}
+
+
+def _backends_dropped(database: str) -> int:
+    """Have PostgreSQL terminate every connection to the test database but this one, as a
+    restart does, and return once they are gone."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )
+        (dropped,) = cursor.fetchone()
+
+    def gone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_for(gone, timeout=10, message="the terminated backends to exit")
+    return dropped
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the pooled connections are PostgreSQL's")
+def test_postgresql_dropping_every_connection_fails_no_request_and_loses_no_delivery(processes, smtp_server):
+    """The web server's and the worker's pooled connections all dropped at once, as by a
+    PostgreSQL restart: the next requests are accepted and every email goes out once."""
+    category = factories.category_with_templates(slug="password_changed", channels=("email",))
+    users = [factories.UserFactory(username=f"user{n}").username for n in range(4)]
+    key = factories.api_key()
+    _, base_url = processes.web()
+    processes.worker(env=smtp_server.env())
+    first = _post(base_url, key, category.slug, users[:1])
+    assert first.status_code == 202, first.text
+    deliveries = Delivery.objects.filter(notification__category=category)
+    wait_for(lambda: _statuses(deliveries) == {Delivery.Status.SENT: 1}, timeout=30, message="the first to be sent")
+
+    assert _backends_dropped(connection.settings_dict["NAME"]) >= 2  # the web server's and the worker's at least
+
+    for user in users[1:]:
+        response = _post(base_url, key, category.slug, [user])
+        assert response.status_code == 202, response.text
+    wait_for(lambda: _statuses(deliveries) == {Delivery.Status.SENT: 4}, timeout=30, message="all four to be sent")
     assert smtp_server.delivery_counts() == {str(pk): 1 for pk in deliveries.values_list("pk", flat=True)}
 
 
