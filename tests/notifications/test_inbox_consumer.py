@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from channels.db import database_sync_to_async
 from channels_redis.core import RedisChannelLayer
+from channels_redis.utils import create_pool
 from django.conf import settings
 from django.db import connections
 from django.test import Client
@@ -354,3 +355,11 @@ def test_a_mark_that_changes_nothing_sends_nothing(ada):
         await communicator.disconnect()
 
     run(scenario)
+
+
+def test_a_quiet_consumers_blocking_pop_is_not_cut_short_by_a_read_timeout():
+    """A consumer with nothing to receive waits in a blocking pop of `brpop_timeout` seconds;
+    redis-py 8's default read timeout, 5 s as is the pop, killed quiet websockets whenever it
+    fired before Redis' empty answer."""
+    layer = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    assert create_pool(layer.hosts[0]).make_connection().socket_timeout is None
