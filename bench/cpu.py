@@ -34,11 +34,14 @@ def machine_probe_seconds() -> float:
 
 
 def _process_ticks(pid: int) -> int:
+    """The process's CPU time and that of its children that have exited (once reaped, a
+    child's time is added to its parent's): a process that comes and goes between two readings,
+    a PostgreSQL backend or a prefork child replaced, still counts."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0  # gone
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return sum(int(ticks) for ticks in fields[11:15])  # utime, stime, cutime, cstime
 
 
 def tree_ticks(pid: int) -> int:
