@@ -13,9 +13,8 @@ from psycopg_pool import ConnectionPool
 
 from config.celery import app
 from config.celery_fixup import PoolKeepingWorkerFixup
+from tests.support.pooling import only_pooled
 
-ON_POSTGRESQL = connection.vendor == "postgresql"
-only_pooled = pytest.mark.skipif(not ON_POSTGRESQL, reason="Django pools connections on PostgreSQL only")
 PREFORK_WORKER = SimpleNamespace(pool_cls="celery.concurrency.prefork:TaskPool")
 A_TASK = SimpleNamespace(request=SimpleNamespace(is_eager=False))
 

@@ -13,10 +13,7 @@ from django.db import OperationalError, connection
 from django.db.backends.postgresql import base as django_postgresql
 
 from config.postgresql.base import DatabaseWrapper, connection_dropped_by_server
-
-only_pooled = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="Django pools connections on PostgreSQL only"
-)
+from tests.support.pooling import only_pooled
 
 
 def test_a_quiet_connection_is_not_taken_for_dropped():
